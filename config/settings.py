@@ -1,0 +1,173 @@
+"""Service settings: flag > environment variable > default, checked once at start-up.
+
+Every setting has one typed coercer, so a bad value stops start-up with one line that
+names the setting and says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`host:port`; a bare `:port` means all interfaces."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port, for example localhost:8080 or :8080")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def address(value: str) -> str:
+    parse_address(value)
+    return value.strip()
+
+
+def normalize_database_uri(value: str) -> str:
+    """Accept postgres:// and postgresql:// URIs; use the psycopg 3 driver for both."""
+    value = value.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep or not rest:
+        raise ValueError("expected a URI such as postgresql://user:pass@host:5432/db")
+    scheme = scheme.lower()
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return "postgresql+psycopg://" + rest
+    if scheme == "sqlite":
+        return value
+    raise ValueError(f"unsupported database scheme {scheme!r}; use postgresql:// or sqlite://")
+
+
+def normalize_accrual_address(value: str) -> str:
+    """Accept the address with or without scheme and trailing slash."""
+    value = value.strip().rstrip("/")
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected a base URL such as http://localhost:8081")
+    return value
+
+
+def normalize_redis_url(value: str) -> str:
+    value = value.strip()
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected a URL such as redis://localhost:6379/0")
+    return value
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def text(value: str) -> str:
+    return value
+
+
+def _setting(env: str, coerce: Callable[[str], object], default: object, flag: str | None = None):
+    return field(default=default, metadata={"env": env, "coerce": coerce, "flag": flag})
+
+
+@dataclass(frozen=True)
+class Settings:
+    run_address: str = _setting("RUN_ADDRESS", address, "localhost:8080", flag="-a")
+    database_uri: str | None = _setting("DATABASE_URI", normalize_database_uri, None, flag="-d")
+    accrual_system_address: str | None = _setting(
+        "ACCRUAL_SYSTEM_ADDRESS", normalize_accrual_address, None, flag="-r"
+    )
+    redis_url: str | None = _setting("REDIS_URL", normalize_redis_url, None)
+    secret_key: str | None = _setting("SECRET_KEY", text, None)
+    instance_dir: str = _setting("INSTANCE_DIR", text, str(DEFAULT_INSTANCE_DIR))
+    token_ttl_seconds: int = _setting("TOKEN_TTL_SECONDS", positive_int, 7 * 24 * 3600)
+    session_cookie_secure: bool = _setting("SESSION_COOKIE_SECURE", boolean, False)
+    log_level: str = _setting("LOG_LEVEL", log_level, "INFO")
+    log_format: str = _setting("LOG_FORMAT", text, "json")
+    web_workers: int = _setting("WEB_WORKERS", positive_int, 2)
+    web_threads: int = _setting("WEB_THREADS", positive_int, 8)
+    worker_concurrency: int = _setting("WORKER_CONCURRENCY", positive_int, 4)
+    db_pool_size: int = _setting("DB_POOL_SIZE", positive_int, 10)
+    max_body_bytes: int = _setting("MAX_BODY_BYTES", positive_int, 64 * 1024)
+    password_hash_cost: str = _setting("PASSWORD_HASH_COST", text, "standard")
+    accrual_timeout_seconds: float = _setting("ACCRUAL_TIMEOUT_SECONDS", positive_float, 5.0)
+    sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 5.0)
+
+    @property
+    def bind(self) -> tuple[str, int]:
+        return parse_address(self.run_address)
+
+    @property
+    def resolved_database_uri(self) -> str:
+        """The configured database, or the embedded SQLite file in the instance folder."""
+        if self.database_uri:
+            return self.database_uri
+        return f"sqlite:///{Path(self.instance_dir) / 'gophermart.sqlite3'}"
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gophermart", add_help=False)
+    for spec in fields(Settings):
+        if spec.metadata["flag"]:
+            parser.add_argument(spec.metadata["flag"], dest=spec.name, default=None)
+    return parser
+
+
+def load_settings(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: object,
+) -> Settings:
+    """Settings from flags (highest), then the environment, then defaults."""
+    environ = os.environ if environ is None else environ
+    flags = vars(_argument_parser().parse_args(list(argv or [])))
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        env_name = spec.metadata["env"]
+        raw = flags.get(spec.name)
+        source = spec.metadata["flag"]
+        if raw is None:
+            raw, source = environ.get(env_name), env_name
+        if raw is None or (raw == "" and spec.default is None):
+            continue
+        try:
+            values[spec.name] = spec.metadata["coerce"](raw)
+        except ValueError as exc:
+            raise SettingsError(f"{env_name} ({source}) = {raw!r}: {exc}") from None
+    values.update(overrides)
+    return Settings(**values)

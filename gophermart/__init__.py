@@ -1,0 +1,89 @@
+"""Gophermart loyalty service: the Flask application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from config import Settings, load_settings
+from config.settings import PROJECT_ROOT
+from gophermart.database import engine_options, prepare_sqlite_file
+from gophermart.extensions import compress, db, migrate
+from gophermart.gzip_requests import GzipRequestMiddleware
+from gophermart.json_provider import DecimalJSONProvider
+from gophermart.secret_key import load_or_create_secret_key
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
+    settings = settings or load_settings(argv=[])
+    app = Flask(__name__, instance_path=settings.instance_dir)
+    app.json = DecimalJSONProvider(app)
+    configure(app, settings)
+    app.config.update(config_overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_shell_context(app)
+    register_commands(app)
+    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)
+    return app
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    uri = settings.resolved_database_uri
+    prepare_sqlite_file(uri)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key or load_or_create_secret_key(settings.instance_dir),
+        SQLALCHEMY_DATABASE_URI=uri,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(uri, settings.db_pool_size),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        TOKEN_TTL_SECONDS=settings.token_ttl_seconds,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.token_ttl_seconds),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PASSWORD_HASH_COST=settings.password_hash_cost,
+        # gzip only: it is what clients send in Accept-Encoding, and needs no extra package.
+        COMPRESS_ALGORITHM=["gzip"],
+        COMPRESS_MIMETYPES=["application/json", "application/problem+json", "text/plain"],
+        COMPRESS_MIN_SIZE=500,
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    from gophermart.auth import register_auth
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    compress.init_app(app)
+    register_auth(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from gophermart.api import api
+
+    app.register_blueprint(api)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from gophermart.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_shell_context(app: Flask) -> None:
+    from gophermart import models
+
+    @app.shell_context_processor
+    def shell_context() -> dict:
+        return {"db": db, "User": models.User, "Order": models.Order, "Withdrawal": models.Withdrawal}
+
+
+def register_commands(app: Flask) -> None:
+    from gophermart.cli import register_flask_commands
+
+    register_flask_commands(app)

@@ -1,0 +1,7 @@
+"""`python -m gophermart` runs the same console script as `gophermart`."""
+
+import sys
+
+from gophermart.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Strict parsing of request bodies: anything malformed becomes a 400, never a 500."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from flask import request
+
+from gophermart.errors import BadRequest
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def json_object() -> dict:
+    """The body as a JSON object; numbers with a fraction come as exact Decimals."""
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def plain_text() -> str:
+    """The body as text with surrounding whitespace removed; empty or binary is a 400."""
+    raw = request.get_data(cache=False)
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not text.") from None
+    if not text:
+        raise BadRequest("The body is empty.")
+    return text
+
+
+def credentials() -> tuple[str, str]:
+    body = json_object()
+    login, password = body.get("login"), body.get("password")
+    if not isinstance(login, str) or not login or not isinstance(password, str) or not password:
+        raise BadRequest("Send a JSON object with non-empty string fields login and password.")
+    if len(login) > 255 or not login.isprintable():
+        raise BadRequest("The login must be at most 255 printable characters.")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+        raise BadRequest("The password is not valid Unicode text.") from None
+    return login, password

@@ -1,0 +1,59 @@
+"""WSGI middleware: inflate `Content-Encoding: gzip` request bodies, with a size cap.
+
+The cap applies to the inflated size and decompression stops as soon as it is passed,
+so a gzip bomb costs a few milliseconds and gets a 413.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+
+
+class GzipRequestMiddleware:
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def __call__(self, environ, start_response):
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding in ("", "identity"):
+            return self.app(environ, start_response)
+        if encoding != "gzip":
+            return _problem(start_response, 415, "Unsupported Media Type", "Only gzip request bodies are accepted.")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.max_bytes:
+            return _problem(start_response, 413, "Content Too Large", "The request body is too large.")
+        compressed = environ["wsgi.input"].read(length) if length else b""
+        try:
+            body = self._inflate(compressed)
+        except zlib.error:
+            return _problem(start_response, 400, "Bad Request", "The body is not valid gzip data.")
+        except OverflowError:
+            return _problem(start_response, 413, "Content Too Large", "The decompressed request body is too large.")
+        environ = dict(environ, CONTENT_LENGTH=str(len(body)))
+        environ["wsgi.input"] = io.BytesIO(body)
+        del environ["HTTP_CONTENT_ENCODING"]
+        return self.app(environ, start_response)
+
+    def _inflate(self, data: bytes) -> bytes:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        body = inflater.decompress(data, self.max_bytes + 1)
+        if len(body) > self.max_bytes:
+            raise OverflowError
+        if not inflater.eof:
+            raise zlib.error("truncated gzip stream")
+        return body
+
+
+def _problem(start_response, status: int, title: str, detail: str):
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    start_response(
+        f"{status} {title}",
+        [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

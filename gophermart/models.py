@@ -1,0 +1,139 @@
+"""Users, handed-in orders and withdrawals.
+
+The user row carries the running balance (`current`, `withdrawn`) so a withdrawal is one
+conditional UPDATE; order accruals and withdrawal rows are the ledger it is derived from:
+current = Σ credited accruals − Σ withdrawals.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gophermart.extensions import db
+from gophermart.money import CENT
+
+
+class Money(sa.types.TypeDecorator):
+    """NUMERIC(14, 2) in PostgreSQL; whole cents in SQLite, which has no exact decimal type."""
+
+    impl = sa.Numeric(14, 2, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(self.impl)
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return int(Decimal(value).quantize(CENT) * 100)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)) / 100
+        return Decimal(value)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite returns naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use utcnow()")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class OrderStatus(str, enum.Enum):
+    NEW = "NEW"
+    PROCESSING = "PROCESSING"
+    INVALID = "INVALID"
+    PROCESSED = "PROCESSED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({OrderStatus.INVALID, OrderStatus.PROCESSED})
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("current >= 0", name="ck_users_current_not_negative"),
+        sa.CheckConstraint("withdrawn >= 0", name="ck_users_withdrawn_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    # Bumped to revoke every token and session issued before.
+    auth_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    current: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    withdrawn: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Flask-Login protocol: the session and token carry id and auth version together.
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.auth_version}"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        sa.Index("ix_orders_user_uploaded", "user_id", sa.text("uploaded_at DESC"), sa.text("id DESC")),
+        sa.Index("ix_orders_pending_next_check", "next_check_at", postgresql_where=sa.text("status IN ('NEW', 'PROCESSING')"), sqlite_where=sa.text("status IN ('NEW', 'PROCESSING')")),
+        sa.CheckConstraint("accrual IS NULL OR accrual > 0", name="ck_orders_accrual_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[OrderStatus] = mapped_column(
+        sa.Enum(OrderStatus, native_enum=False, length=16, validate_strings=True),
+        default=OrderStatus.NEW,
+    )
+    accrual: Mapped[Decimal | None] = mapped_column(Money)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The orders table is the outbox: the sweep re-queues orders whose check is overdue.
+    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class Withdrawal(db.Model):
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        sa.Index("ix_withdrawals_user_processed", "user_id", sa.text("processed_at DESC"), sa.text("id DESC")),
+        sa.CheckConstraint("sum > 0", name="ck_withdrawals_sum_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    order_number: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    sum: Mapped[Decimal] = mapped_column(Money)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,110 @@
+"""The points ledger: balance, withdrawals and accrual credits.
+
+Every balance change is one transaction whose condition is checked inside the UPDATE, so
+concurrent requests can never take the balance below zero or credit an order twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from gophermart.errors import Conflict, InsufficientFunds
+from gophermart.extensions import db
+from gophermart.models import FINAL_STATUSES, Order, OrderStatus, User, Withdrawal, utcnow
+from gophermart.money import MAX_AMOUNT, round_cents
+from gophermart.services.sql import insert_or_ignore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Balance:
+    current: Decimal
+    withdrawn: Decimal
+
+
+def get_balance(user_id: int) -> Balance:
+    row = db.session.execute(sa.select(User.current, User.withdrawn).where(User.id == user_id)).one()
+    return Balance(current=row.current, withdrawn=row.withdrawn)
+
+
+def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:
+    """Pay for a new order with points: 200 on success or identical repeat, else 409/402."""
+    if _is_identical_repeat(user_id, order_number, amount):
+        return
+    if amount > MAX_AMOUNT:
+        raise InsufficientFunds("The balance is smaller than the sum.")
+    charged = db.session.execute(
+        sa.update(User)
+        .where(User.id == user_id, User.current >= amount)
+        .values(current=User.current - amount, withdrawn=User.withdrawn + amount)
+        .returning(User.id)
+    ).scalar()
+    if charged is None:
+        db.session.rollback()
+        raise InsufficientFunds("The balance is smaller than the sum.")
+    inserted = db.session.execute(
+        insert_or_ignore(Withdrawal, user_id=user_id, order_number=order_number, sum=amount)
+    ).scalar()
+    if inserted is None:
+        # A concurrent request registered this order number first: undo our charge.
+        db.session.rollback()
+        if not _is_identical_repeat(user_id, order_number, amount):
+            raise Conflict("This order number was already paid with points in a different way.")
+        return
+    db.session.commit()
+    log.info("withdrawal registered", extra={"user_id": user_id, "order_number": order_number, "sum": str(amount)})
+
+
+def _is_identical_repeat(user_id: int, order_number: str, amount: Decimal) -> bool:
+    """True for the very same withdrawal again; Conflict for the number paid another way."""
+    existing = db.session.execute(
+        sa.select(Withdrawal.user_id, Withdrawal.sum).where(Withdrawal.order_number == order_number)
+    ).one_or_none()
+    if existing is None:
+        return False
+    db.session.rollback()
+    if existing.user_id == user_id and existing.sum == amount:
+        return True
+    raise Conflict("This order number was already paid with points in a different way.")
+
+
+def list_withdrawals(user_id: int) -> list[Withdrawal]:
+    return list(
+        db.session.execute(
+            sa.select(Withdrawal)
+            .where(Withdrawal.user_id == user_id)
+            .order_by(Withdrawal.processed_at.desc(), Withdrawal.id.desc())
+        ).scalars()
+    )
+
+
+def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | None = None) -> bool:
+    """Record the accrual system's final answer and credit the points, in one transaction.
+
+    The UPDATE only matches an order that is not final yet, so running the same check
+    twice, or two workers racing, credits once. Returns whether this call made the change.
+    """
+    assert status in FINAL_STATUSES
+    credit = round_cents(accrual) if status is OrderStatus.PROCESSED and accrual and accrual > 0 else None
+    user_id = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id, Order.status.not_in(FINAL_STATUSES))
+        .values(status=status, accrual=credit, updated_at=utcnow())
+        .returning(Order.user_id)
+    ).scalar()
+    if user_id is None:
+        db.session.rollback()
+        return False
+    if credit:
+        db.session.execute(sa.update(User).where(User.id == user_id).values(current=User.current + credit))
+    db.session.commit()
+    log.info(
+        "order final",
+        extra={"order_id": order_id, "user_id": user_id, "status": status.value, "accrual": str(credit or 0)},
+    )
+    return True

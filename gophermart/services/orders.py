@@ -1,0 +1,43 @@
+"""Handing in order numbers and listing them."""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from gophermart.errors import Conflict
+from gophermart.extensions import db
+from gophermart.models import Order
+from gophermart.services.sql import insert_or_ignore
+
+log = logging.getLogger(__name__)
+
+
+class Submission(enum.Enum):
+    ACCEPTED = "accepted"
+    ALREADY_YOURS = "already yours"
+
+
+def submit_order(user_id: int, number: str) -> Submission:
+    """Store a new order as NEW; a number is accepted once, from one user, ever."""
+    order_id = db.session.execute(insert_or_ignore(Order, number=number, user_id=user_id)).scalar()
+    if order_id is None:
+        owner_id = db.session.execute(db.select(Order.user_id).filter_by(number=number)).scalar_one()
+        db.session.rollback()
+        if owner_id != user_id:
+            raise Conflict("This order number was handed in by another user.")
+        return Submission.ALREADY_YOURS
+    db.session.commit()
+    log.info("order accepted", extra={"order_id": order_id, "order_number": number, "user_id": user_id, "status": "NEW"})
+    return Submission.ACCEPTED
+
+
+def list_orders(user_id: int) -> list[Order]:
+    """The user's orders, newest upload first."""
+    return list(
+        db.session.execute(
+            db.select(Order)
+            .filter_by(user_id=user_id)
+            .order_by(Order.uploaded_at.desc(), Order.id.desc())
+        ).scalars()
+    )

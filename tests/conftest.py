@@ -1,0 +1,186 @@
+"""Shared fixtures: one migrated PostgreSQL database per test worker, a clean state per test.
+
+PostgreSQL is reached through TEST_DATABASE_ADMIN_URI (default: the local server, user
+postgres); each pytest-xdist worker gets its own database, created and migrated once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from config import load_settings
+from gophermart import create_app
+from gophermart.extensions import db
+
+ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
+TABLES = ("withdrawals", "orders", "users")
+
+
+def _database_uri(name: str) -> str:
+    return make_url(ADMIN_URI).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_uri(worker_id: str, tmp_path_factory) -> str:
+    name = f"gophermart_test_{worker_id}"
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    uri = _database_uri(name)
+    app = create_app(test_settings(uri, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return uri
+
+
+def test_settings(database_uri: str, instance_dir: Path, **overrides):
+    return load_settings(
+        argv=[],
+        environ={},
+        database_uri=database_uri,
+        instance_dir=str(instance_dir),
+        password_hash_cost="low",
+        log_format="text",
+        **overrides,
+    )
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def _app(database_uri, instance_dir):
+    return create_app(test_settings(database_uri, instance_dir))
+
+
+@pytest.fixture
+def app(_app):
+    """The app, with every table emptied before the test."""
+    with _app.app_context():
+        db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.session.remove()
+    yield _app
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """Neutralise pytest-flask's autouse request context.
+
+    With it, every test-client call would share one app context, so `g._login_user` and
+    `db.session` would leak from one request into the next and an auth test could pass for
+    the wrong reason. Each test-client request pushes its own context instead (see the
+    `client` fixture, which for the same reason is not used as a context manager).
+    """
+    yield
+
+
+@pytest.fixture
+def client(app):
+    """A test client that keeps no context between requests (pytest-flask's would)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def register(client):
+    """Register a user through the API; returns the bearer header value."""
+
+    def _register(login: str = "alice", password: str = "secret") -> str:
+        response = client.post("/api/user/register", json={"login": login, "password": password})
+        assert response.status_code == 200, response.data
+        return response.headers["Authorization"]
+
+    return _register
+
+
+@pytest.fixture
+def auth_client(app, register):
+    """A fresh test client (no cookie) plus a registered user's bearer header."""
+    token = register()
+    fresh = app.test_client()
+    fresh.environ_base["HTTP_AUTHORIZATION"] = token
+    return fresh
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+def service_env(database_uri: str, instance_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ACCRUAL_SYSTEM_ADDRESS", "SECRET_KEY")}
+    env.update(
+        DATABASE_URI=database_uri,
+        INSTANCE_DIR=str(instance_dir),
+        PASSWORD_HASH_COST="low",
+        LOG_FORMAT="text",
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+def gophermart_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gophermart", *args]
+
+
+@pytest.fixture(scope="session")
+def live_web(database_uri, tmp_path_factory):
+    """The real `gophermart web` (gunicorn) serving the test database; yields its base URL."""
+    port = free_port()
+    instance = tmp_path_factory.mktemp("live-instance")
+    process = subprocess.Popen(
+        gophermart_command("web", "-a", f"127.0.0.1:{port}"),
+        env=service_env(database_uri, instance, WEB_WORKERS="2", WEB_THREADS="16"),
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def live_user(live_web, app):
+    """A user registered on the live server (after the tables were emptied)."""
+
+    def _make(login: str = "live-user", password: str = "secret") -> requests.Session:
+        session = requests.Session()
+        response = session.post(f"{live_web}/api/user/register", json={"login": login, "password": password})
+        assert response.status_code == 200, response.text
+        session.headers["Authorization"] = response.headers["Authorization"]
+        session.cookies.clear()
+        return session
+
+    return _make

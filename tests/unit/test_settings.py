@@ -1,0 +1,49 @@
+import pytest
+
+from config import SettingsError, load_settings
+
+
+def test_defaults():
+    settings = load_settings(argv=[], environ={})
+    assert settings.run_address == "localhost:8080"
+    assert settings.bind == ("localhost", 8080)
+    assert settings.database_uri is None
+    assert settings.resolved_database_uri.startswith("sqlite:///")
+    assert settings.accrual_system_address is None
+
+
+def test_flag_overrides_environment():
+    env = {"RUN_ADDRESS": "localhost:9000", "DATABASE_URI": "postgres://u:p@db:5432/x", "ACCRUAL_SYSTEM_ADDRESS": "acc:1"}
+    settings = load_settings(argv=["-a", ":7000", "-r", "http://other:2/"], environ=env)
+    assert settings.bind == ("0.0.0.0", 7000)
+    assert settings.database_uri == "postgresql+psycopg://u:p@db:5432/x"
+    assert settings.accrual_system_address == "http://other:2"
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [("localhost:8081", "http://localhost:8081"), ("http://a:1/", "http://a:1"), ("https://a.b", "https://a.b")],
+)
+def test_accrual_address_with_or_without_scheme_and_slash(raw, expected):
+    assert load_settings(argv=[], environ={"ACCRUAL_SYSTEM_ADDRESS": raw}).accrual_system_address == expected
+
+
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({"RUN_ADDRESS": "nope"}, "RUN_ADDRESS"),
+        ({"RUN_ADDRESS": "host:99999"}, "RUN_ADDRESS"),
+        ({"DATABASE_URI": "mysql://x/y"}, "DATABASE_URI"),
+        ({"TOKEN_TTL_SECONDS": "-5"}, "TOKEN_TTL_SECONDS"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_setting(env, needle):
+    with pytest.raises(SettingsError, match=needle):
+        load_settings(argv=[], environ=env)
+
+
+def test_bad_flag_names_the_flag():
+    with pytest.raises(SettingsError, match=r"RUN_ADDRESS \(-a\)"):
+        load_settings(argv=["-a", "bad"], environ={})
