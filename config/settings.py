@@ -141,7 +141,7 @@ class Settings:
 
 
 def _argument_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gophermart", add_help=False)
+    parser = argparse.ArgumentParser(prog="gophermart", add_help=False, exit_on_error=False)
     for spec in fields(Settings):
         if spec.metadata["flag"]:
             parser.add_argument(spec.metadata["flag"], dest=spec.name, default=None)
@@ -155,7 +155,13 @@ def load_settings(
 ) -> Settings:
     """Settings from flags (highest), then the environment, then defaults."""
     environ = os.environ if environ is None else environ
-    flags = vars(_argument_parser().parse_args(list(argv or [])))
+    try:
+        parsed, unknown = _argument_parser().parse_known_args(list(argv or []))
+    except argparse.ArgumentError as exc:
+        raise SettingsError(str(exc)) from None
+    if unknown:
+        raise SettingsError(f"unknown argument {unknown[0]!r}; the flags are -a, -d and -r")
+    flags = vars(parsed)
     values: dict[str, object] = {}
     for spec in fields(Settings):
         env_name = spec.metadata["env"]

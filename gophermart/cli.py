@@ -30,8 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if role in ("-h", "--help", "help") else 2
     try:
         settings = load_settings(args)
-    except (SettingsError, SystemExit) as exc:
-        print(f"gophermart: bad setting: {exc}" if isinstance(exc, SettingsError) else USAGE, file=sys.stderr)
+    except SettingsError as exc:
+        print(f"gophermart: bad setting: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     apply_migrations(settings)

@@ -24,7 +24,7 @@ class WebServer(BaseApplication):
             "keepalive": 5,
             "accesslog": None,
             # Several servers may run on one host; a shared control socket path would clash.
-            "no_control_socket": True,
+            "control_socket_disable": True,
             "loglevel": self.settings.log_level.lower(),
         }
         for key, value in options.items():

@@ -145,8 +145,8 @@ def service_env(database_uri: str, instance_dir: Path, **extra: str) -> dict[str
         PASSWORD_HASH_COST="low",
         LOG_FORMAT="text",
         LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

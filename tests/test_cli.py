@@ -1,0 +1,79 @@
+"""The `gophermart` console script: settings, migrations at start-up, clean shutdown."""
+
+import signal
+import subprocess
+import time
+
+import psycopg
+import pytest
+import requests
+
+from tests.conftest import ADMIN_URI, _database_uri, free_port, gophermart_command, service_env, wait_for_port
+
+
+@pytest.fixture
+def empty_database(worker_id):
+    name = f"gophermart_cli_{worker_id}"
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _database_uri(name)
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, stop_signal):
+    port = free_port()
+    env = service_env(empty_database.replace("postgresql://", "postgres://"), tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}")
+    process = subprocess.Popen(gophermart_command(), env=env)
+    try:
+        wait_for_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        response = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"})
+        assert response.status_code == 200  # the schema was created by the start-up migration
+        started = time.monotonic()
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize(
+    "args,env,needle",
+    [
+        (["-a", "nonsense"], {}, "RUN_ADDRESS (-a)"),
+        ([], {"DATABASE_URI": "mysql://x"}, "DATABASE_URI"),
+        ([], {"ACCRUAL_SYSTEM_ADDRESS": "ftp://x"}, "ACCRUAL_SYSTEM_ADDRESS"),
+        (["-x"], {}, "unknown argument '-x'"),
+        (["-a"], {}, "-a"),
+    ],
+)
+def test_bad_setting_stops_start_up_with_one_clear_line(tmp_path, args, env, needle):
+    result = subprocess.run(
+        gophermart_command(*args), env=service_env("sqlite:///unused.db", tmp_path, **env),
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+def test_embedded_default_needs_no_database_server(tmp_path):
+    port = free_port()
+    env = service_env("", tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}")
+    env.pop("DATABASE_URI")
+    process = subprocess.Popen(gophermart_command(), env=env)
+    try:
+        wait_for_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
+        assert requests.post(f"{base}/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 202
+        assert (tmp_path / "gophermart.sqlite3").exists()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
