@@ -126,7 +126,8 @@ class Settings:
     max_body_bytes: int = _setting("MAX_BODY_BYTES", positive_int, 64 * 1024)
     password_hash_cost: str = _setting("PASSWORD_HASH_COST", text, "standard")
     accrual_timeout_seconds: float = _setting("ACCRUAL_TIMEOUT_SECONDS", positive_float, 5.0)
-    sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 5.0)
+    simulator_address: str = _setting("SIMULATOR_ADDRESS", address, "localhost:8081")
+    sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 1.0)
 
     @property
     def bind(self) -> tuple[str, int]:

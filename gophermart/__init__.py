@@ -56,11 +56,13 @@ def configure(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask) -> None:
     from gophermart.auth import register_auth
+    from gophermart.celery_app import init_celery
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     compress.init_app(app)
     register_auth(app)
+    init_celery(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -76,11 +78,19 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_shell_context(app: Flask) -> None:
-    from gophermart import models
+    from gophermart import models, tasks
 
     @app.shell_context_processor
     def shell_context() -> dict:
-        return {"db": db, "User": models.User, "Order": models.Order, "Withdrawal": models.Withdrawal}
+        return {
+            "db": db,
+            "User": models.User,
+            "Order": models.Order,
+            "OrderStatus": models.OrderStatus,
+            "Withdrawal": models.Withdrawal,
+            "check_order": tasks.check_order,
+            "sweep": tasks.sweep,
+        }
 
 
 def register_commands(app: Flask) -> None:

@@ -41,3 +41,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Celery's per-message lines (every sweep, every second) drown the service's own;
+    # our tasks log what they did. They come back with LOG_LEVEL=DEBUG.
+    if logging.getLevelName(level) > logging.DEBUG:
+        for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+            logging.getLogger(name).setLevel(logging.WARNING)

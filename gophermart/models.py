@@ -122,7 +122,12 @@ class Order(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The orders table is the outbox: the sweep re-queues orders whose check is overdue.
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Accrual requests made for this order.
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Checks started but not finished (a crash or an exception); reset by every finished check.
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set when an order crashed its check too often; the sweep leaves it alone until re-queued.
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Withdrawal(db.Model):

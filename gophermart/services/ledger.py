@@ -83,7 +83,7 @@ def list_withdrawals(user_id: int) -> list[Withdrawal]:
     )
 
 
-def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | None = None) -> bool:
+def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | None = None, requests: int = 0) -> bool:
     """Record the accrual system's final answer and credit the points, in one transaction.
 
     The UPDATE only matches an order that is not final yet, so running the same check
@@ -94,7 +94,7 @@ def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | No
     user_id = db.session.execute(
         sa.update(Order)
         .where(Order.id == order_id, Order.status.not_in(FINAL_STATUSES))
-        .values(status=status, accrual=credit, updated_at=utcnow())
+        .values(status=status, accrual=credit, updated_at=utcnow(), attempts=Order.attempts + requests, failures=0)
         .returning(Order.user_id)
     ).scalar()
     if user_id is None:

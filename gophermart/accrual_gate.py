@@ -1,0 +1,216 @@
+"""The gate every accrual request passes: one pause and one pace shared by all workers.
+
+- After a `429`, nobody sends anything until the announced `Retry-After` has passed.
+- From then on requests are paced by a token bucket at the published limit (with a
+  safety margin), so further `429`s are rare.
+- It also keeps the learned calculation time, so orders are checked when they are
+  likely final.
+
+State lives in Redis when REDIS_URL is set (atomic Lua scripts on Redis' own clock), and
+otherwise in the `accrual_gate` table of the service's database (atomic conditional
+UPDATEs), for the embedded single-machine run.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import sqlalchemy as sa
+
+# Pace a little under the published limit: the accrual system counts in fixed windows.
+PACE_SAFETY = 0.95
+BURST = 1.0
+DEFAULT_CALC_ESTIMATE = 1.0
+MAX_CALC_ESTIMATE = 60.0
+
+
+class AccrualGate(Protocol):
+    def acquire(self) -> float:
+        """0 and a request may go now; else the seconds to wait (nothing was taken)."""
+
+    def pause(self, seconds: float) -> float:
+        """Stop every request for `seconds` (never shortening a longer pause); returns the end."""
+
+    def set_limit(self, per_minute: int) -> None:
+        """Pace all workers together below `per_minute` requests per minute from now on."""
+
+    def state(self) -> "GateState": ...
+
+    def observe_calculation(self, seconds: float) -> None:
+        """An order went from upload to final in `seconds`: refine the estimate."""
+
+
+class GateState:
+    def __init__(self, now: float, pause_until: float, rate: float, tokens: float, calc_estimate: float):
+        self.now, self.pause_until, self.rate, self.tokens = now, pause_until, rate, tokens
+        self.calc_estimate = calc_estimate
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self.pause_until - self.now)
+
+    @property
+    def constrained(self) -> bool:
+        """Requests are scarce: paced, or paused."""
+        return self.rate > 0 or self.paused_for > 0
+
+    def budget(self, horizon: float, unlimited: int) -> int:
+        """How many requests may go within `horizon` seconds."""
+        if self.paused_for >= horizon:
+            return 0
+        if self.rate <= 0:
+            return unlimited
+        usable = horizon - self.paused_for
+        return int(min(BURST, self.tokens) + usable * self.rate)
+
+
+def _next_estimate(current: float, observed: float) -> float:
+    # Lean slightly low: checking a bit early costs one request, a bit late costs latency.
+    return min(MAX_CALC_ESTIMATE, max(0.1, 0.8 * current + 0.2 * 0.95 * observed))
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+_ACQUIRE = _NOW + """
+local pause_until = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < pause_until then return tostring(pause_until - now) end
+local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rate <= 0 then return '0' end
+local burst = tonumber(ARGV[1])
+local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
+local tokens = tonumber(bucket[1] or ARGV[1])
+local at = tonumber(bucket[2] or tostring(now))
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+if tokens >= 1 then
+  redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'at', tostring(now))
+  return '0'
+end
+redis.call('HSET', KEYS[3], 'tokens', tostring(tokens), 'at', tostring(now))
+return tostring((1 - tokens) / rate)
+"""
+
+_PAUSE = _NOW + """
+local until = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until > current then
+  redis.call('SET', KEYS[1], tostring(until), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+  -- The bucket starts empty after a pause: no burst right at its end.
+  redis.call('HSET', KEYS[2], 'tokens', '0', 'at', tostring(until))
+  return tostring(until)
+end
+return tostring(current)
+"""
+
+_STATE = _NOW + """
+local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
+local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tokens = tonumber(bucket[1] or ARGV[1])
+local at = tonumber(bucket[2] or tostring(now))
+tokens = math.min(tonumber(ARGV[1]), tokens + math.max(0, now - at) * rate)
+return {tostring(now), redis.call('GET', KEYS[1]) or '0', tostring(rate), tostring(tokens),
+        redis.call('GET', KEYS[4]) or ''}
+"""
+
+
+class RedisGate:
+    PREFIX = "gophermart:accrual:"
+
+    def __init__(self, client):
+        self.redis = client
+        self.keys = [self.PREFIX + name for name in ("pause_until", "rate", "bucket", "calc_estimate")]
+        self._acquire = client.register_script(_ACQUIRE)
+        self._pause = client.register_script(_PAUSE)
+        self._state = client.register_script(_STATE)
+
+    def acquire(self) -> float:
+        return float(self._acquire(keys=self.keys[:3], args=[BURST]))
+
+    def pause(self, seconds: float) -> float:
+        return float(self._pause(keys=[self.keys[0], self.keys[2]], args=[seconds]))
+
+    def set_limit(self, per_minute: int) -> None:
+        self.redis.set(self.keys[1], per_minute / 60.0 * PACE_SAFETY)
+
+    def state(self) -> GateState:
+        now, pause_until, rate, tokens, estimate = self._state(keys=self.keys, args=[BURST])
+        return GateState(float(now), float(pause_until), float(rate), float(tokens),
+                         float(estimate) if estimate else DEFAULT_CALC_ESTIMATE)
+
+    def observe_calculation(self, seconds: float) -> None:
+        current = self.redis.get(self.keys[3])
+        estimate = _next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE, seconds)
+        self.redis.set(self.keys[3], estimate)
+
+
+# --- Database ------------------------------------------------------------------------------
+
+gate_table = sa.table(
+    "accrual_gate",
+    sa.column("id", sa.Integer),
+    sa.column("pause_until", sa.Float),
+    sa.column("rate", sa.Float),
+    sa.column("tokens", sa.Float),
+    sa.column("tokens_at", sa.Float),
+    sa.column("calc_estimate", sa.Float),
+)
+
+
+class DatabaseGate:
+    """The same gate in one row of the service's database, for runs without Redis.
+
+    Each change is a single conditional UPDATE, atomic on PostgreSQL and SQLite alike.
+    It uses its own connections, never the caller's session transaction.
+    """
+
+    def __init__(self, engine: sa.Engine, clock=time.time):
+        self.engine = engine
+        self.clock = clock
+
+    def acquire(self) -> float:
+        now = self.clock()
+        g = gate_table.c
+        refilled = g.tokens + (sa.bindparam("now", now) - g.tokens_at) * g.rate
+        capped = sa.case((refilled > BURST, BURST), else_=refilled)
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                gate_table.update()
+                .where(g.id == 1, g.pause_until <= now, sa.or_(g.rate <= 0, refilled >= 1))
+                .values(tokens=sa.case((g.rate <= 0, 0.0), else_=capped - 1), tokens_at=now)
+            ).rowcount
+        if taken:
+            return 0.0
+        state = self.state()
+        if state.paused_for > 0:
+            return state.paused_for
+        return max(0.001, (1 - state.tokens) / state.rate) if state.rate > 0 else 0.001
+
+    def pause(self, seconds: float) -> float:
+        until = self.clock() + seconds
+        g = gate_table.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                gate_table.update().where(g.id == 1, g.pause_until < until).values(pause_until=until, tokens=0.0, tokens_at=until)
+            )
+        return max(until, self.state().pause_until)
+
+    def set_limit(self, per_minute: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(gate_table.update().where(gate_table.c.id == 1).values(rate=per_minute / 60.0 * PACE_SAFETY))
+
+    def state(self) -> GateState:
+        now = self.clock()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(gate_table).where(gate_table.c.id == 1)).one()
+        tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * row.rate)
+        return GateState(now, row.pause_until, row.rate, tokens, row.calc_estimate)
+
+    def observe_calculation(self, seconds: float) -> None:
+        estimate = _next_estimate(self.state().calc_estimate, seconds)
+        with self.engine.begin() as conn:
+            conn.execute(gate_table.update().where(gate_table.c.id == 1).values(calc_estimate=estimate))

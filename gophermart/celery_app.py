@@ -1,0 +1,99 @@
+"""Celery bound to the Flask app (Flask's documented pattern): every task runs in an app context.
+
+The settings below make delivery at-least-once; the tasks are idempotent, so running one
+twice is harmless, and the orders table (not the broker) keeps the schedule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery, Task, signals
+from flask import Flask
+from kombu import Queue
+
+from config import Settings
+from gophermart.logging import configure_logging
+
+QUEUE = "accrual"
+
+
+def broker_options(settings: Settings) -> dict:
+    if settings.redis_url:
+        return {
+            "broker_url": settings.redis_url,
+            # Far above any task's run time (time limit 60 s) so a running late-ack task is
+            # never redelivered while alive; we schedule nothing through countdowns.
+            "broker_transport_options": {"visibility_timeout": 3600},
+        }
+    # No Redis: a broker that needs no server, for the embedded single-machine run.
+    queue_dir = Path(settings.instance_dir) / "broker"
+    for sub in ("queue", "processed"):
+        (queue_dir / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": str(queue_dir / "queue"),
+            "data_folder_out": str(queue_dir / "queue"),
+            "processed_folder": str(queue_dir / "processed"),
+            "store_processed": False,
+        },
+    }
+
+
+def celery_config(settings: Settings) -> dict:
+    return {
+        **broker_options(settings),
+        "task_ignore_result": True,  # tasks write their results to the database
+        "task_default_queue": QUEUE,
+        "task_queues": [Queue(QUEUE)],
+        # Acknowledge after the task ran, so a crash mid-task leaves the message to redeliver…
+        "task_acks_late": True,
+        # …also when the pool child running it dies (late acks alone cover only the parent).
+        "task_reject_on_worker_lost": True,
+        # One message reserved per process: a killed worker strands at most that many.
+        "worker_prefetch_multiplier": 1,
+        # A stuck HTTP call or query must not hold a worker slot forever.
+        "task_soft_time_limit": 45,
+        "task_time_limit": 60,
+        # Keep reconnecting to the broker forever instead of exiting after 100 tries.
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        # On a broker connection loss, late-ack tasks are redelivered: stop ours to avoid twins.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # The web answers quickly even with the broker down; the sweep re-queues the order.
+        "broker_connection_timeout": 2,
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "sweep-overdue-orders": {
+                "task": "gophermart.sweep",
+                "schedule": settings.sweep_interval_seconds,
+                # A sweep nobody ran in time is worthless: the next one covers it.
+                "options": {"expires": max(2.0, settings.sweep_interval_seconds * 2)},
+            }
+        },
+        "beat_schedule_filename": str(Path(settings.instance_dir) / "celerybeat-schedule"),
+    }
+
+
+def init_celery(app: Flask) -> Celery:
+    settings: Settings = app.config["SETTINGS"]
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(celery_config(settings))
+    celery.set_default()
+    app.extensions["celery"] = celery
+
+    @signals.setup_logging.connect(weak=False)
+    def use_service_logging(**_kwargs) -> None:
+        configure_logging(settings.log_level, settings.log_format)
+
+    import gophermart.tasks  # noqa: F401  (registers the tasks)
+
+    return celery

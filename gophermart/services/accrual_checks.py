@@ -1,0 +1,196 @@
+"""Keeping each order's status in step with the accrual system (SPEC section 4).
+
+The orders table is the outbox and the schedule: `next_check_at` says when an order is
+next due, the sweep claims due orders (oldest upload first, as many as the shared gate
+lets through) and every check ends by writing the next due time. A check that never ends
+(a killed worker, a lost message) leaves a lease behind that the sweep reclaims.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
+
+from gophermart.accrual import AccrualClient, Final, NotRegistered, Outcome, Pending, RateLimited, Unavailable
+from gophermart.accrual_gate import AccrualGate
+from gophermart.extensions import db
+from gophermart.models import FINAL_STATUSES, Order, OrderStatus, utcnow
+from gophermart.services import ledger
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 30.0  # a claimed check not finished by then is claimed again by the sweep
+MAX_FAILURES = 5  # checks of one order that may crash in a row before it is parked
+BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
+QUICK_RETRIES = 3  # attempts per check for transient faults; longer outages re-schedule
+PENDING = (OrderStatus.NEW, OrderStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The gate said wait: nothing was sent."""
+
+    wait: float
+
+
+def order_status_for(outcome: Outcome, current: OrderStatus) -> OrderStatus:
+    """SPEC 4's table: the order's status after an answer."""
+    if isinstance(outcome, Final):
+        return OrderStatus(outcome.status)
+    if isinstance(outcome, Pending):
+        return OrderStatus.PROCESSING
+    return current  # 204 keeps NEW; 429, faults and deferrals change nothing
+
+
+def backoff(attempts: int) -> float:
+    """Delay before re-asking about a non-final order: 1 s, 1 s, 2 s, 4 s … up to 30 s."""
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 2)) * random.uniform(1.0, 1.1)
+
+
+def next_check_delay(outcome: Outcome | Deferred, attempts: int, age: float, calc_estimate: float) -> float:
+    if isinstance(outcome, Deferred):
+        return outcome.wait
+    if isinstance(outcome, RateLimited):
+        return outcome.retry_after + random.uniform(0.0, 1.0)
+    if isinstance(outcome, Pending) and calc_estimate - age > 0.2:
+        return calc_estimate - age  # ask when the calculation is likely done
+    return backoff(attempts)
+
+
+def quick_retrying() -> Retrying:
+    """Transient faults (5xx, timeouts, connection errors) are retried a few times, briefly."""
+    return Retrying(
+        retry=retry_if_result(lambda outcome: isinstance(outcome, Unavailable)),
+        wait=wait_exponential_jitter(initial=0.2, max=1.0),
+        stop=stop_after_attempt(QUICK_RETRIES),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+
+
+def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome | Deferred, int]:
+    """One check: every attempt passes the gate first. Returns the outcome and requests sent."""
+    sent = 0
+
+    def attempt() -> Outcome | Deferred:
+        nonlocal sent
+        wait = gate.acquire()
+        if wait > 0:
+            return Deferred(wait)
+        sent += 1
+        started = time.monotonic()
+        outcome = client.fetch(number)
+        log.info(
+            "accrual call",
+            extra={"order_number": number, "outcome": type(outcome).__name__,
+                   "answer": getattr(outcome, "status", None) or getattr(outcome, "reason", None),
+                   "duration_ms": round((time.monotonic() - started) * 1000, 1)},
+        )
+        return outcome
+
+    return quick_retrying()(attempt), sent
+
+
+def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
+    """Ask the accrual system about one order and record the answer. Returns what happened."""
+    claimed = _start_check(order_id)
+    if claimed is None:
+        return "not due"
+    number, uploaded_at, status, attempts, failures = claimed
+    if failures > MAX_FAILURES:
+        _park(order_id, number, failures)
+        return "parked"
+    age = (utcnow() - uploaded_at).total_seconds()
+    state = gate.state()
+    if state.constrained and age < state.calc_estimate:
+        # Requests are scarce: spend them on orders old enough to be final.
+        _reschedule(order_id, status, status, state.calc_estimate - age, 0)
+        return "too young"
+    outcome, sent = ask(number, client, gate)
+    if isinstance(outcome, RateLimited):
+        until = gate.pause(outcome.retry_after)
+        if outcome.per_minute:
+            gate.set_limit(outcome.per_minute)
+        log.warning(
+            "accrual system rate limit: pausing every worker",
+            extra={"pause_seconds": outcome.retry_after, "pause_until": until, "per_minute": outcome.per_minute},
+        )
+    new_status = order_status_for(outcome, status)
+    if new_status in FINAL_STATUSES:
+        accrual = outcome.accrual if isinstance(outcome, Final) else None
+        if ledger.apply_final_status(order_id, new_status, accrual, requests=sent) and attempts + sent > 1:
+            gate.observe_calculation(age)
+        return new_status.value
+    delay = next_check_delay(outcome, attempts + sent, age, state.calc_estimate)
+    _reschedule(order_id, status, new_status, delay, sent)
+    return type(outcome).__name__
+
+
+def _start_check(order_id: int):
+    """Take the order's lease and count the check as started; None if it is not pending."""
+    row = db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id, Order.status.in_(PENDING), Order.parked_at.is_(None))
+        .values(failures=Order.failures + 1, next_check_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
+        .returning(Order.number, Order.uploaded_at, Order.status, Order.attempts, Order.failures)
+    ).one_or_none()
+    db.session.commit()
+    return row
+
+
+def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float, sent: int) -> None:
+    db.session.execute(
+        sa.update(Order)
+        .where(Order.id == order_id, Order.status.in_(PENDING))
+        .values(status=new, attempts=Order.attempts + sent, failures=0, updated_at=utcnow(),
+                next_check_at=utcnow() + timedelta(seconds=delay))
+    )
+    db.session.commit()
+    if new is not old:
+        log.info("order status changed", extra={"order_id": order_id, "from": old.value, "status": new.value})
+
+
+def _park(order_id: int, number: str, failures: int) -> None:
+    db.session.execute(sa.update(Order).where(Order.id == order_id).values(parked_at=utcnow()))
+    db.session.commit()
+    log.error(
+        "order parked: its check failed too often; re-queue it with `flask requeue`",
+        extra={"order_id": order_id, "order_number": number, "failures": failures - 1},
+    )
+
+
+def claim_due_orders(limit: int) -> list[int]:
+    """The sweep: lease up to `limit` overdue orders, oldest upload first, safe to run twice."""
+    if limit <= 0:
+        return []
+    ids = list(
+        db.session.execute(
+            sa.select(Order.id)
+            .where(Order.status.in_(PENDING), Order.parked_at.is_(None), Order.next_check_at <= utcnow())
+            .order_by(Order.uploaded_at, Order.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if ids:
+        db.session.execute(
+            sa.update(Order).where(Order.id.in_(ids)).values(next_check_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
+        )
+    db.session.commit()
+    return ids
+
+
+def requeue(statuses: list[OrderStatus]) -> int:
+    """Make orders of these statuses due now (parked ones too); returns how many."""
+    count = db.session.execute(
+        sa.update(Order)
+        .where(Order.status.in_(statuses), Order.status.in_(PENDING))
+        .values(next_check_at=utcnow(), parked_at=None, failures=0)
+    ).rowcount
+    db.session.commit()
+    return count

@@ -1,0 +1,73 @@
+"""Celery tasks: thin, taking ids, with the logic in gophermart.services.accrual_checks.
+
+Developers can trigger them by hand in `flask shell`: `check_order.delay(order_id)`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from gophermart.accrual import AccrualClient
+from gophermart.accrual_gate import AccrualGate, DatabaseGate, RedisGate
+from gophermart.extensions import db
+from gophermart.services import accrual_checks
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500  # most orders one sweep claims when requests are not scarce
+
+
+def accrual_client() -> AccrualClient:
+    ext = current_app.extensions
+    if "accrual_client" not in ext:
+        settings = current_app.config["SETTINGS"]
+        if not settings.accrual_system_address:
+            raise RuntimeError("ACCRUAL_SYSTEM_ADDRESS is not set: orders cannot be checked")
+        ext["accrual_client"] = AccrualClient(
+            settings.accrual_system_address, read_timeout=settings.accrual_timeout_seconds
+        )
+    return ext["accrual_client"]
+
+
+def accrual_gate() -> AccrualGate:
+    ext = current_app.extensions
+    if "accrual_gate" not in ext:
+        settings = current_app.config["SETTINGS"]
+        if settings.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            ext["accrual_gate"] = RedisGate(client)
+        else:
+            ext["accrual_gate"] = DatabaseGate(db.engine)
+    return ext["accrual_gate"]
+
+
+@shared_task(name="gophermart.check_order")
+def check_order(order_id: int) -> str:
+    """Ask the accrual system about one order and record the answer."""
+    return accrual_checks.check_order(order_id, accrual_client(), accrual_gate())
+
+
+@shared_task(name="gophermart.sweep")
+def sweep() -> int:
+    """Queue a check for every overdue order the accrual system's budget allows."""
+    interval = current_app.config["SETTINGS"].sweep_interval_seconds
+    budget = accrual_gate().state().budget(horizon=interval, unlimited=SWEEP_BATCH)
+    order_ids = accrual_checks.claim_due_orders(min(budget, SWEEP_BATCH))
+    for order_id in order_ids:
+        check_order.delay(order_id)
+    if order_ids:
+        log.info("sweep queued checks", extra={"orders": len(order_ids), "budget": budget})
+    return len(order_ids)
+
+
+def enqueue_check(order_id: int) -> None:
+    """Queue a check right after the order was committed; the sweep covers a failed publish."""
+    try:
+        check_order.delay(order_id)
+    except Exception:  # the broker is down: never fail the request for it
+        log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)
