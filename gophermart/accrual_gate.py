@@ -96,13 +96,13 @@ return tostring((1 - tokens) / rate)
 """
 
 _PAUSE = _NOW + """
-local until = now + tonumber(ARGV[1])
+local pause_end = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until > current then
-  redis.call('SET', KEYS[1], tostring(until), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+if pause_end > current then
+  redis.call('SET', KEYS[1], tostring(pause_end), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
   -- The bucket starts empty after a pause: no burst right at its end.
-  redis.call('HSET', KEYS[2], 'tokens', '0', 'at', tostring(until))
-  return tostring(until)
+  redis.call('HSET', KEYS[2], 'tokens', '0', 'at', tostring(pause_end))
+  return tostring(pause_end)
 end
 return tostring(current)
 """

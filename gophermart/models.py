@@ -126,6 +126,8 @@ class Order(db.Model):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     # Checks started but not finished (a crash or an exception); reset by every finished check.
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set while a check runs: a second check of the same order stands back (see LEASE_SECONDS).
+    check_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when an order crashed its check too often; the sweep leaves it alone until re-queued.
     parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -36,12 +36,17 @@ class Child:
         self.started_at = time.monotonic()
         log.info("started", extra={"role": self.name, "pid": self.process.pid})
 
-    def signal(self, signum: int) -> None:
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                pass
+    def terminate(self) -> None:
+        """Graceful stop: the role's main process shuts its own children down."""
+        if self.process.poll() is None:
+            self.process.terminate()
+
+    def kill_group(self) -> None:
+        """Whatever is left of the role, its children included."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _python(*args: str) -> list[str]:
@@ -78,14 +83,14 @@ def stop_all(children: list[Child]) -> None:
     log.info("stopping", extra={"roles": [c.name for c in children]})
     started = [c for c in children if c.process]
     for child in reversed(started):  # web first stops taking requests, then worker, beat
-        child.signal(signal.SIGTERM)
+        child.terminate()
     deadline = time.monotonic() + GRACE_SECONDS
     for child in started:
         try:
             child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.warning("did not stop in time; killing", extra={"role": child.name})
-        child.signal(signal.SIGKILL)  # the whole group: no stray pool process left behind
+        child.kill_group()  # no stray pool process left behind
         child.process.wait()
     log.info("stopped")
 

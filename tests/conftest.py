@@ -75,6 +75,9 @@ def app(_app):
     """The app, with every table emptied before the test."""
     with _app.app_context():
         db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        db.session.execute(db.text(
+            "UPDATE accrual_gate SET pause_until = 0, rate = 0, tokens = 1, tokens_at = 0, calc_estimate = 1"
+        ))
         db.session.commit()
         db.session.remove()
     yield _app

@@ -25,7 +25,8 @@ from gophermart.services import ledger
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 30.0  # a claimed check not finished by then is claimed again by the sweep
+# A check not finished by then (a killed worker, a lost message) is taken over by the next.
+LEASE_SECONDS = 30.0
 MAX_FAILURES = 5  # checks of one order that may crash in a row before it is parked
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 QUICK_RETRIES = 3  # attempts per check for transient faults; longer outages re-schedule
@@ -67,7 +68,7 @@ def quick_retrying() -> Retrying:
     """Transient faults (5xx, timeouts, connection errors) are retried a few times, briefly."""
     return Retrying(
         retry=retry_if_result(lambda outcome: isinstance(outcome, Unavailable)),
-        wait=wait_exponential_jitter(initial=0.2, max=1.0),
+        wait=wait_exponential_jitter(multiplier=0.2, max=1.0),
         stop=stop_after_attempt(QUICK_RETRIES),
         retry_error_callback=lambda state: state.outcome.result(),
     )
@@ -100,7 +101,7 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
     """Ask the accrual system about one order and record the answer. Returns what happened."""
     claimed = _start_check(order_id)
     if claimed is None:
-        return "not due"
+        return "not due"  # final, parked, or another check of it is running
     number, uploaded_at, status, attempts, failures = claimed
     if failures > MAX_FAILURES:
         _park(order_id, number, failures)
@@ -132,11 +133,18 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
 
 
 def _start_check(order_id: int):
-    """Take the order's lease and count the check as started; None if it is not pending."""
+    """Mark the check as running and count it as started; None if someone else runs it."""
+    now = utcnow()
+    lease = timedelta(seconds=LEASE_SECONDS)
     row = db.session.execute(
         sa.update(Order)
-        .where(Order.id == order_id, Order.status.in_(PENDING), Order.parked_at.is_(None))
-        .values(failures=Order.failures + 1, next_check_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
+        .where(
+            Order.id == order_id,
+            Order.status.in_(PENDING),
+            Order.parked_at.is_(None),
+            sa.or_(Order.check_started_at.is_(None), Order.check_started_at < now - lease),
+        )
+        .values(failures=Order.failures + 1, check_started_at=now, next_check_at=now + lease)
         .returning(Order.number, Order.uploaded_at, Order.status, Order.attempts, Order.failures)
     ).one_or_none()
     db.session.commit()
@@ -148,7 +156,7 @@ def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float,
         sa.update(Order)
         .where(Order.id == order_id, Order.status.in_(PENDING))
         .values(status=new, attempts=Order.attempts + sent, failures=0, updated_at=utcnow(),
-                next_check_at=utcnow() + timedelta(seconds=delay))
+                check_started_at=None, next_check_at=utcnow() + timedelta(seconds=delay))
     )
     db.session.commit()
     if new is not old:
@@ -156,7 +164,7 @@ def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float,
 
 
 def _park(order_id: int, number: str, failures: int) -> None:
-    db.session.execute(sa.update(Order).where(Order.id == order_id).values(parked_at=utcnow()))
+    db.session.execute(sa.update(Order).where(Order.id == order_id).values(parked_at=utcnow(), check_started_at=None))
     db.session.commit()
     log.error(
         "order parked: its check failed too often; re-queue it with `flask requeue`",
@@ -190,7 +198,7 @@ def requeue(statuses: list[OrderStatus]) -> int:
     count = db.session.execute(
         sa.update(Order)
         .where(Order.status.in_(statuses), Order.status.in_(PENDING))
-        .values(next_check_at=utcnow(), parked_at=None, failures=0)
+        .values(next_check_at=utcnow(), parked_at=None, failures=0, check_started_at=None)
     ).rowcount
     db.session.commit()
     return count

@@ -94,7 +94,8 @@ def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | No
     user_id = db.session.execute(
         sa.update(Order)
         .where(Order.id == order_id, Order.status.not_in(FINAL_STATUSES))
-        .values(status=status, accrual=credit, updated_at=utcnow(), attempts=Order.attempts + requests, failures=0)
+        .values(status=status, accrual=credit, updated_at=utcnow(), attempts=Order.attempts + requests, failures=0,
+                check_started_at=None)
         .returning(Order.user_id)
     ).scalar()
     if user_id is None:

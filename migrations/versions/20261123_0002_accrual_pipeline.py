@@ -1,4 +1,5 @@
-"""Accrual pipeline: crash counting and parking of orders; the shared gate for runs without Redis.
+"""Accrual pipeline: one check at a time per order, crash counting and parking; the shared
+gate for runs without Redis.
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("failures", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("check_started_at", sa.DateTime(timezone=True), nullable=True))
     gate = op.create_table(
         "accrual_gate",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -34,5 +36,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("accrual_gate")
     with op.batch_alter_table("orders") as batch:
+        batch.drop_column("check_started_at")
         batch.drop_column("parked_at")
         batch.drop_column("failures")

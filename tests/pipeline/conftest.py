@@ -1,0 +1,64 @@
+"""Fixtures for the accrual pipeline: the real simulator, Redis, and both gate stores."""
+
+from __future__ import annotations
+
+import redis as redis_lib
+import pytest
+
+from gophermart.accrual import AccrualClient
+from gophermart.accrual_gate import DatabaseGate, RedisGate
+from gophermart.extensions import db
+from tests.accrual_sim.helpers import start_simulator
+
+REDIS_BASE = "redis://127.0.0.1:6379"
+
+
+@pytest.fixture(scope="session")
+def redis_url(worker_id: str) -> str:
+    """A Redis database of its own per test worker (1…15)."""
+    index = 1 if worker_id == "master" else 1 + int(worker_id.removeprefix("gw")) % 15
+    return f"{REDIS_BASE}/{index}"
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    sim = start_simulator(["--calc-time", "0"])
+    yield sim
+    assert sim.stop() == 0
+
+
+@pytest.fixture
+def sim(simulator):
+    """The module's simulator with empty state and default knobs."""
+    simulator.reset(state=True)
+    simulator.configure(rate_limit=0, rate_window=60, calc_seconds=0, fault_rate=0, latency_ms=0)
+    return simulator
+
+
+@pytest.fixture
+def accrual(sim):
+    return AccrualClient(sim.url)
+
+
+@pytest.fixture(params=["redis", "database"])
+def gate(request, app):
+    """The shared gate, in Redis and in the database (the run without Redis)."""
+    if request.param == "redis":
+        return RedisGate(request.getfixturevalue("redis_client"))
+    with app.app_context():
+        return DatabaseGate(db.engine)
+
+
+def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
+    for mechanic in mechanics:
+        assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
+    response = sim.post("/api/orders", json={"order": number, "goods": goods if goods is not None else []})
+    assert response.status_code == 202, response.text

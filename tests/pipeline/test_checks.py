@@ -1,0 +1,237 @@
+"""The check use case against the real simulator, PostgreSQL and both gate stores."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from gophermart.accrual import AccrualClient
+from gophermart.extensions import db
+from gophermart.models import Order, OrderStatus, User, utcnow
+from gophermart.services import accrual_checks
+from gophermart.services.accrual_checks import LEASE_SECONDS, MAX_FAILURES, check_order, claim_due_orders
+from gophermart.services.orders import submit_order
+from tests.factories import luhn_number
+from tests.pipeline.conftest import register_at_simulator
+
+TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
+ACME = [{"match": "Acme", "reward": 5, "reward_type": "%"}]
+
+
+@pytest.fixture
+def user_id(app, register):
+    register("shopper")
+    with app.app_context():
+        return db.session.execute(sa.select(User.id)).scalar_one()
+
+
+def hand_in(app, user_id, number) -> int:
+    with app.app_context():
+        submit_order(user_id, number)
+        return db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
+
+
+def order_and_balance(app, order_id):
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        user = db.session.get(User, order.user_id)
+        return order.status, order.accrual, user.current
+
+
+def run_check(app, order_id, accrual, gate):
+    with app.app_context():
+        return check_order(order_id, accrual, gate)
+
+
+def test_processed_credits_the_exact_accrual(app, user_id, sim, accrual, gate):
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "PROCESSED"
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
+
+
+def test_running_the_same_check_twice_credits_once(app, user_id, sim, accrual, gate):
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903")
+    run_check(app, order_id, accrual, gate)
+    assert run_check(app, order_id, accrual, gate) == "not due"
+    assert order_and_balance(app, order_id)[2] == Decimal("729.98")
+    assert sim.stats()["order_gets"]["total"] == 1
+
+
+def test_racing_checks_of_one_order_credit_once(app, user_id, sim, gate):
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903")
+    barrier = threading.Barrier(10)
+    results = []
+
+    def race():
+        barrier.wait()
+        results.append(run_check(app, order_id, AccrualClient(sim.url), gate))
+
+    threads = [threading.Thread(target=race) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
+    assert results.count("PROCESSED") == 1
+    assert results.count("not due") == 9  # the others stood back: running or final
+    assert sim.stats()["order_gets"]["total"] == 1
+
+
+def test_final_status_is_guarded_even_when_two_answers_arrive(app, user_id):
+    from gophermart.services.ledger import apply_final_status
+
+    order_id = hand_in(app, user_id, "12345678903")
+    with app.app_context():
+        assert apply_final_status(order_id, OrderStatus.PROCESSED, Decimal("10"))
+        assert not apply_final_status(order_id, OrderStatus.PROCESSED, Decimal("10"))
+        assert not apply_final_status(order_id, OrderStatus.INVALID)
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("10"), Decimal("10"))
+
+
+def test_invalid_is_final_without_credit(app, user_id, sim, accrual, gate):
+    register_at_simulator(sim, "12345678903", goods=[])
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "INVALID"
+    assert order_and_balance(app, order_id) == (OrderStatus.INVALID, None, Decimal("0"))
+
+
+def test_processed_without_reward_has_no_accrual(app, user_id, sim, accrual, gate):
+    register_at_simulator(sim, "12345678903", [{"description": "Plain kettle", "price": 100}])
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "PROCESSED"
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, None, Decimal("0"))
+
+
+def test_unknown_order_stays_new_and_is_rescheduled(app, user_id, sim, accrual, gate):
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "NotRegistered"
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.status is OrderStatus.NEW and order.attempts == 1
+        assert utcnow() < order.next_check_at < utcnow() + timedelta(seconds=2)
+    # Registered later: the next check finds it.
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    make_due(app, order_id)
+    assert run_check(app, order_id, accrual, gate) == "PROCESSED"
+
+
+def test_registered_becomes_processing(app, user_id, sim, accrual, gate):
+    sim.configure(calc_seconds=30)
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "Pending"
+    assert order_and_balance(app, order_id)[0] is OrderStatus.PROCESSING
+
+
+def test_rate_limit_pauses_every_worker_and_learns_the_limit(app, user_id, sim, accrual, gate):
+    sim.configure(rate_limit=1, rate_window=3)
+    first = hand_in(app, user_id, luhn_number(111))
+    second = hand_in(app, user_id, luhn_number(112))
+    run_check(app, first, accrual, gate)  # uses the window's one request
+    assert run_check(app, second, accrual, gate) == "RateLimited"
+    state = gate.state()
+    assert 1 <= state.paused_for <= 3
+    assert state.rate == pytest.approx(20 / 60 * 0.95)  # "No more than 20 requests per minute"
+    with app.app_context():
+        order = db.session.get(Order, second)
+        assert order.status is OrderStatus.NEW
+        assert order.next_check_at > utcnow() + timedelta(seconds=state.paused_for - 0.1)
+    # During the pause no request leaves: checks are deferred, not sent.
+    make_due(app, second)
+    before = sim.stats()["order_gets"]["total"]
+    assert run_check(app, second, accrual, gate) in ("Deferred", "too young")
+    assert sim.stats()["order_gets"]["total"] == before
+    assert sim.stats()["during_pause"] == 0
+
+
+def test_server_errors_are_retried_then_rescheduled(app, user_id, sim, accrual, gate):
+    sim.configure(fault_rate=1)
+    order_id = hand_in(app, user_id, "12345678903")
+    assert run_check(app, order_id, accrual, gate) == "Unavailable"
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order.status is OrderStatus.NEW and order.attempts == accrual_checks.QUICK_RETRIES
+        assert order.failures == 0
+
+
+def test_unreachable_accrual_system_changes_nothing(app, user_id, gate):
+    order_id = hand_in(app, user_id, "12345678903")
+    dead = AccrualClient("http://127.0.0.1:9", connect_timeout=0.2)
+    assert run_check(app, order_id, dead, gate) == "Unavailable"
+    assert order_and_balance(app, order_id)[0] is OrderStatus.NEW
+
+
+def test_an_order_that_keeps_crashing_its_check_is_parked(app, user_id, sim, gate, caplog):
+    class Exploding:
+        def fetch(self, number):
+            raise RuntimeError("boom")
+
+    order_id = hand_in(app, user_id, "12345678903")
+    for _ in range(MAX_FAILURES):
+        make_due(app, order_id)
+        with pytest.raises(RuntimeError):
+            run_check(app, order_id, Exploding(), gate)
+    make_due(app, order_id)
+    assert run_check(app, order_id, Exploding(), gate) == "parked"
+    assert "order parked" in caplog.text
+    make_due(app, order_id)
+    with app.app_context():
+        assert claim_due_orders(10) == []
+        assert accrual_checks.requeue([OrderStatus.NEW]) == 1
+        assert claim_due_orders(10) == [order_id]
+
+
+def test_sweep_claims_overdue_orders_oldest_first_and_leases_them(app, user_id):
+    ids = [hand_in(app, user_id, luhn_number(300 + i)) for i in range(5)]
+    with app.app_context():
+        assert claim_due_orders(10) == []  # just handed in: their own check is queued
+    for order_id in ids:
+        make_due(app, order_id)
+    with app.app_context():
+        assert claim_due_orders(3) == ids[:3]
+        assert claim_due_orders(10) == ids[3:]
+        assert claim_due_orders(10) == []  # leased
+
+
+def test_two_sweeps_at_once_never_claim_the_same_order(app, user_id):
+    ids = [hand_in(app, user_id, luhn_number(400 + i)) for i in range(40)]
+    for order_id in ids:
+        make_due(app, order_id)
+    claimed: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def sweep():
+        with app.app_context():
+            barrier.wait()
+            claimed.append(claim_due_orders(15))
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flat = [i for batch in claimed for i in batch]
+    assert len(flat) == len(set(flat)) == 40
+
+
+def make_due(app, order_id):
+    """As if time passed: the order is due, and a check that crashed has lost its lease."""
+    past = utcnow() - timedelta(seconds=1)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Order)
+            .where(Order.id == order_id)
+            .values(
+                next_check_at=past,
+                check_started_at=sa.case(
+                    (Order.check_started_at.is_(None), None),
+                    else_=past - timedelta(seconds=LEASE_SECONDS),
+                ),
+            )
+        )
+        db.session.commit()

@@ -1,0 +1,60 @@
+"""The shared gate: pause after a 429, pacing at the published limit, the learned estimate."""
+
+import time
+
+import pytest
+
+from gophermart.accrual_gate import PACE_SAFETY
+
+
+def test_unlimited_gate_lets_everything_through(gate):
+    assert all(gate.acquire() == 0 for _ in range(50))
+    state = gate.state()
+    assert not state.constrained
+    assert state.budget(horizon=1, unlimited=500) == 500
+
+
+def test_pause_stops_every_request_until_it_ends(gate):
+    until = gate.pause(1.0)
+    wait = gate.acquire()
+    assert 0.5 < wait <= 1.0
+    assert gate.state().constrained
+    assert gate.state().budget(horizon=0.5, unlimited=500) == 0
+    time.sleep(wait + 0.05)
+    assert gate.acquire() == 0
+    assert until > 0
+
+
+def test_a_shorter_pause_never_cuts_a_longer_one(gate):
+    long_end = gate.pause(5.0)
+    assert gate.pause(1.0) == pytest.approx(long_end, abs=0.01)
+    assert gate.acquire() > 4
+
+
+def test_pacing_at_the_published_limit(gate):
+    gate.set_limit(600)  # 10 per second, paced at 95 % of it
+    granted, started = 0, time.monotonic()
+    while time.monotonic() - started < 1.0:
+        wait = gate.acquire()
+        if wait == 0:
+            granted += 1
+        else:
+            assert wait <= 1 / (10 * PACE_SAFETY) + 0.01
+            time.sleep(wait)
+    # One-token burst plus 9.5 per second; generous bounds for a busy machine.
+    assert 7 <= granted <= 12
+    assert gate.state().budget(horizon=1.0, unlimited=500) <= 11
+
+
+def test_no_burst_right_after_a_pause(gate):
+    gate.set_limit(60)
+    gate.pause(0.3)
+    time.sleep(0.35)
+    assert gate.acquire() > 0.5  # the bucket restarted empty at the pause's end
+
+
+def test_calculation_estimate_learns_from_observations(gate):
+    assert gate.state().calc_estimate == 1.0
+    for _ in range(20):
+        gate.observe_calculation(3.0)
+    assert 2.5 < gate.state().calc_estimate < 3.0  # close below the observed time
