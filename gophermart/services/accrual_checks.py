@@ -30,6 +30,7 @@ LEASE_SECONDS = 30.0
 MAX_FAILURES = 5  # checks of one order that may crash in a row before it is parked
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 QUICK_RETRIES = 3  # attempts per check for transient faults; longer outages re-schedule
+MAX_INLINE_WAIT = 1.0  # a check waits this long at most for its paced slot, else re-schedules
 PENDING = (OrderStatus.NEW, OrderStatus.PROCESSING)
 
 
@@ -81,6 +82,11 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
     def attempt() -> Outcome | Deferred:
         nonlocal sent
         wait = gate.acquire()
+        while 0 < wait <= MAX_INLINE_WAIT:
+            # The next paced slot is near: waiting for it beats a round trip through the
+            # sweep, and holds the worker for under a second.
+            time.sleep(wait)
+            wait = gate.acquire()
         if wait > 0:
             return Deferred(wait)
         sent += 1
@@ -124,7 +130,10 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
     new_status = order_status_for(outcome, status)
     if new_status in FINAL_STATUSES:
         accrual = outcome.accrual if isinstance(outcome, Final) else None
-        if ledger.apply_final_status(order_id, new_status, accrual, requests=sent) and attempts + sent > 1:
+        applied = ledger.apply_final_status(order_id, new_status, accrual, requests=sent)
+        # Learn the calculation time from orders seen pending first, and only while checks
+        # run on time: under a rate limit, waiting in line would inflate the estimate.
+        if applied and attempts + sent > 1 and not state.constrained:
             gate.observe_calculation(age)
         return new_status.value
     delay = next_check_delay(outcome, attempts + sent, age, state.calc_estimate)

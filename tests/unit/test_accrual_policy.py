@@ -129,3 +129,9 @@ def test_every_attempt_passes_the_gate():
     client = FakeClient([Unavailable("HTTP 503"), Final("INVALID")])
     outcome, sent = ask("1", client, FakeGate([0.0, 12.0]))
     assert outcome == Deferred(12.0) and sent == 1
+
+
+def test_a_near_paced_slot_is_waited_for_a_far_one_deferred():
+    client = FakeClient([Final("INVALID")])
+    assert ask("1", client, FakeGate([0.05, 0.05, 0.0])) == (Final("INVALID"), 1)
+    assert ask("1", FakeClient([]), FakeGate([0.05, 5.0])) == (Deferred(5.0), 0)

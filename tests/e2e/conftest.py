@@ -1,0 +1,135 @@
+"""End-to-end fixtures: the real processes (web, worker, beat) against PostgreSQL, Redis
+and the bundled accrual simulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+
+from tests.accrual_sim.helpers import start_simulator
+from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.pipeline.conftest import redis_url  # noqa: F401  (fixture)
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    port: int
+    logs: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, role: str) -> None:
+        log = open(self.logs / f"{role}.log", "ab")
+        args = ["web", "--skip-migrations", "-a", f"127.0.0.1:{self.port}"] if role == "web" else [role]
+        # Own process group: killing a role kills all of it, like a container or host dying.
+        self.processes[role] = subprocess.Popen(
+            gophermart_command(*args), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        if role == "web":
+            wait_for_port(self.port, self.processes[role])
+
+    def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(role)
+        if sig == signal.SIGKILL:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for role in list(self.processes):
+            self.kill(role, signal.SIGTERM)
+
+    def output(self, role: str) -> str:
+        return (self.logs / f"{role}.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    sim = start_simulator(["--calc-time", "1"])
+    yield sim
+    assert sim.stop() == 0
+
+
+@pytest.fixture
+def sim(simulator):
+    simulator.reset(state=True)
+    simulator.configure(rate_limit=0, rate_window=60, calc_seconds=1, fault_rate=0, latency_ms=0)
+    return simulator
+
+
+@pytest.fixture(scope="module")
+def stack(database_uri, redis_url, simulator, tmp_path_factory):  # noqa: F811
+    redis_lib.Redis.from_url(redis_url).flushdb()
+    logs = tmp_path_factory.mktemp("stack-logs")
+    env = service_env(
+        database_uri, tmp_path_factory.mktemp("stack-instance"),
+        REDIS_URL=redis_url, ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO", WORKER_CONCURRENCY="4",
+    )
+    running = Stack(env=env, port=free_port(), logs=logs)
+    for role in ("worker", "beat", "web"):
+        running.start(role)
+    yield running
+    running.stop_all()
+
+
+class Shopper:
+    """A registered user of the live API."""
+
+    def __init__(self, base: str, login: str):
+        self.base = base
+        self.http = requests.Session()
+        response = self.http.post(f"{base}/api/user/register", json={"login": login, "password": "pw"})
+        assert response.status_code == 200, response.text
+        self.http.headers["Authorization"] = response.headers["Authorization"]
+
+    def hand_in(self, number: str) -> int:
+        return self.http.post(f"{self.base}/api/user/orders", data=number, timeout=5).status_code
+
+    def orders(self) -> dict[str, dict]:
+        response = self.http.get(f"{self.base}/api/user/orders", timeout=1)
+        return {} if response.status_code == 204 else {o["number"]: o for o in response.json()}
+
+    def balance(self) -> dict:
+        return self.http.get(f"{self.base}/api/user/balance", timeout=1).json()
+
+    def wait_final(self, numbers: list[str], timeout: float) -> dict[str, dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            orders = self.orders()
+            if all(orders.get(n, {}).get("status") in ("PROCESSED", "INVALID") for n in numbers):
+                return orders
+            if time.monotonic() > deadline:
+                pending = {n: orders.get(n, {}).get("status") for n in numbers
+                           if orders.get(n, {}).get("status") not in ("PROCESSED", "INVALID")}
+                raise AssertionError(f"{len(pending)} orders not final after {timeout} s: {list(pending.items())[:5]}")
+            time.sleep(0.2)
+
+
+def ledger_is_exact(app) -> None:
+    """Σ balances = Σ accruals − Σ withdrawals, and each user's row agrees with its ledger."""
+    from gophermart.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(db.text("""
+            SELECT u.id, u.current, u.withdrawn,
+                   COALESCE((SELECT SUM(accrual) FROM orders o WHERE o.user_id = u.id AND o.status = 'PROCESSED'), 0) AS credited,
+                   COALESCE((SELECT SUM(sum) FROM withdrawals w WHERE w.user_id = u.id), 0) AS spent
+            FROM users u
+        """)).all()
+    for row in rows:
+        assert Decimal(row.current) == Decimal(row.credited) - Decimal(row.spent) >= 0, row
+        assert Decimal(row.withdrawn) == Decimal(row.spent), row

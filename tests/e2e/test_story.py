@@ -1,0 +1,50 @@
+"""The public autotest's story and the other SPEC 4 paths, with every process real."""
+
+from decimal import Decimal
+
+from tests.accrual_sim.helpers import new_order_number
+from tests.e2e.conftest import Shopper, ledger_is_exact
+
+
+def register(sim, number, goods, mechanics=()):
+    for mechanic in mechanics:
+        assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
+    assert sim.post("/api/orders", json={"order": number, "goods": goods}).status_code == 202
+
+
+def test_autotest_story(stack, sim, app):
+    number = new_order_number()
+    register(sim, number, [{"description": "TV Acme 4K", "price": Decimal("14599.50")}],
+             [{"match": "Acme", "reward": 5, "reward_type": "%"}])
+    shopper = Shopper(stack.url, "autotest")
+    assert shopper.hand_in(number) == 202
+    order = shopper.wait_final([number], timeout=20)[number]
+    assert order["status"] == "PROCESSED" and order["accrual"] == 729.98
+    assert shopper.balance() == {"current": 729.98, "withdrawn": 0}
+    spend = shopper.http.post(f"{stack.url}/api/user/balance/withdraw", json={"order": new_order_number(), "sum": 729.98})
+    assert spend.status_code == 200
+    assert shopper.balance() == {"current": 0, "withdrawn": 729.98}
+    assert len(shopper.http.get(f"{stack.url}/api/user/withdrawals").json()) == 1
+    ledger_is_exact(app)
+
+
+def test_late_registered_invalid_and_rewardless_orders(stack, sim, app):
+    shopper = Shopper(stack.url, "paths")
+    late, invalid, plain = new_order_number(), new_order_number(), new_order_number()
+    register(sim, invalid, [])
+    register(sim, plain, [{"description": "Plain kettle", "price": 100}])
+    for number in (late, invalid, plain):
+        assert shopper.hand_in(number) == 202
+    # The late order is unknown to the accrual system (204) until now.
+    assert shopper.orders()[late]["status"] == "NEW"
+    register(sim, late, [{"description": "Bork kettle", "price": 1000}],
+             [{"match": "Bork", "reward": 10, "reward_type": "%"}])
+    orders = shopper.wait_final([late, invalid, plain], timeout=30)
+    assert orders[late]["status"] == "PROCESSED" and orders[late]["accrual"] == 100
+    assert orders[invalid] == {k: v for k, v in orders[invalid].items() if k != "accrual"}
+    assert orders[invalid]["status"] == "INVALID" and "accrual" not in orders[invalid]
+    assert orders[plain]["status"] == "PROCESSED" and "accrual" not in orders[plain]
+    assert shopper.balance() == {"current": 100, "withdrawn": 0}
+    by_order = sim.stats()["requests"]["GET /api/orders/{number}"]
+    assert by_order.get("204", 0) >= 1  # the late order was asked about before it existed
+    ledger_is_exact(app)
