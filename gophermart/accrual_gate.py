@@ -37,8 +37,8 @@ class AccrualGate(Protocol):
 
     def state(self) -> "GateState": ...
 
-    def observe_calculation(self, seconds: float) -> None:
-        """An order went from upload to final in `seconds`: refine the estimate."""
+    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
+        """An order was final `seconds` after upload (and had, or had not, been seen pending)."""
 
 
 class GateState:
@@ -65,9 +65,11 @@ class GateState:
         return int(min(BURST, self.tokens) + usable * self.rate)
 
 
-def _next_estimate(current: float, observed: float) -> float:
-    # Lean slightly low: checking a bit early costs one request, a bit late costs latency.
-    return min(MAX_CALC_ESTIMATE, max(0.1, 0.8 * current + 0.2 * 0.95 * observed))
+def _next_estimate(current: float, observed: float, seen_pending: bool) -> float:
+    """Move toward the observed time when an order was seen pending first; when it was
+    already final at its first check, probe a little earlier next time."""
+    estimate = 0.8 * current + 0.2 * 0.95 * observed if seen_pending else 0.95 * current
+    return min(MAX_CALC_ESTIMATE, max(0.05, estimate))
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -142,9 +144,9 @@ class RedisGate:
         return GateState(float(now), float(pause_until), float(rate), float(tokens),
                          float(estimate) if estimate else DEFAULT_CALC_ESTIMATE)
 
-    def observe_calculation(self, seconds: float) -> None:
+    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
         current = self.redis.get(self.keys[3])
-        estimate = _next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE, seconds)
+        estimate = _next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE, seconds, seen_pending)
         self.redis.set(self.keys[3], estimate)
 
 
@@ -210,7 +212,7 @@ class DatabaseGate:
         tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * row.rate)
         return GateState(now, row.pause_until, row.rate, tokens, row.calc_estimate)
 
-    def observe_calculation(self, seconds: float) -> None:
-        estimate = _next_estimate(self.state().calc_estimate, seconds)
+    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
+        estimate = _next_estimate(self.state().calc_estimate, seconds, seen_pending)
         with self.engine.begin() as conn:
             conn.execute(gate_table.update().where(gate_table.c.id == 1).values(calc_estimate=estimate))

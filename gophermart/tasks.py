@@ -66,8 +66,11 @@ def sweep() -> int:
 
 
 def enqueue_check(order_id: int) -> None:
-    """Queue a check right after the order was committed; the sweep covers a failed publish."""
+    """Queue the order's first check right after its commit, timed for when its calculation
+    is likely done (a countdown of seconds, far below the broker's visibility timeout).
+    The sweep covers a failed publish."""
     try:
-        check_order.delay(order_id)
+        delay = accrual_checks.first_check_age(accrual_gate().state().calc_estimate)
+        check_order.apply_async((order_id,), countdown=delay)
     except Exception:  # the broker is down: never fail the request for it
         log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)

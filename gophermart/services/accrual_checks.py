@@ -30,6 +30,7 @@ LEASE_SECONDS = 30.0
 MAX_FAILURES = 5  # checks of one order that may crash in a row before it is parked
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 QUICK_RETRIES = 3  # attempts per check for transient faults; longer outages re-schedule
+MAX_FIRST_CHECK_DELAY = 3.0  # seconds after upload, whatever the learned calculation time
 MAX_INLINE_WAIT = 1.0  # a check waits this long at most for its paced slot, else re-schedules
 PENDING = (OrderStatus.NEW, OrderStatus.PROCESSING)
 
@@ -39,6 +40,12 @@ class Deferred:
     """The gate said wait: nothing was sent."""
 
     wait: float
+
+
+def first_check_age(calc_estimate: float) -> float:
+    """How old an order should be at its first check: when its calculation is likely done,
+    but soon in any case, since the accrual system may have calculated it long ago."""
+    return min(calc_estimate, MAX_FIRST_CHECK_DELAY)
 
 
 def order_status_for(outcome: Outcome, current: OrderStatus) -> OrderStatus:
@@ -114,9 +121,9 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
         return "parked"
     age = (utcnow() - uploaded_at).total_seconds()
     state = gate.state()
-    if state.constrained and age < state.calc_estimate:
-        # Requests are scarce: spend them on orders old enough to be final.
-        _reschedule(order_id, status, status, state.calc_estimate - age, 0)
+    if age < first_check_age(state.calc_estimate) - 0.05:
+        # Asking before the calculation is likely done wastes a request.
+        _reschedule(order_id, status, status, first_check_age(state.calc_estimate) - age, 0)
         return "too young"
     outcome, sent = ask(number, client, gate)
     if isinstance(outcome, RateLimited):
@@ -131,10 +138,10 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
     if new_status in FINAL_STATUSES:
         accrual = outcome.accrual if isinstance(outcome, Final) else None
         applied = ledger.apply_final_status(order_id, new_status, accrual, requests=sent)
-        # Learn the calculation time from orders seen pending first, and only while checks
-        # run on time: under a rate limit, waiting in line would inflate the estimate.
-        if applied and attempts + sent > 1 and not state.constrained:
-            gate.observe_calculation(age)
+        # Learn only while checks run on time: under a rate limit, waiting in line would
+        # inflate the estimate.
+        if applied and not state.constrained:
+            gate.observe_calculation(age, seen_pending=attempts + sent > 1)
         return new_status.value
     delay = next_check_delay(outcome, attempts + sent, age, state.calc_estimate)
     _reschedule(order_id, status, new_status, delay, sent)

@@ -27,10 +27,16 @@ def user_id(app, register):
         return db.session.execute(sa.select(User.id)).scalar_one()
 
 
-def hand_in(app, user_id, number) -> int:
+def hand_in(app, user_id, number, age: float = 10.0) -> int:
+    """Hand in an order, as if `age` seconds ago (old enough to be checked now)."""
     with app.app_context():
         submit_order(user_id, number)
-        return db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
+        order_id = db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
+        db.session.execute(
+            sa.update(Order).where(Order.id == order_id).values(uploaded_at=utcnow() - timedelta(seconds=age))
+        )
+        db.session.commit()
+        return order_id
 
 
 def order_and_balance(app, order_id):
@@ -118,6 +124,17 @@ def test_unknown_order_stays_new_and_is_rescheduled(app, user_id, sim, accrual, 
     register_at_simulator(sim, "12345678903", TV, ACME)
     make_due(app, order_id)
     assert run_check(app, order_id, accrual, gate) == "PROCESSED"
+
+
+def test_a_young_order_is_checked_when_its_calculation_is_likely_done(app, user_id, sim, accrual, gate):
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903", age=0)
+    assert run_check(app, order_id, accrual, gate) == "too young"
+    assert sim.stats()["order_gets"]["total"] == 0
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        due_in = (order.next_check_at - utcnow()).total_seconds()
+        assert 0.5 < due_in <= gate.state().calc_estimate
 
 
 def test_registered_becomes_processing(app, user_id, sim, accrual, gate):

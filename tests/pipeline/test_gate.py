@@ -53,8 +53,14 @@ def test_no_burst_right_after_a_pause(gate):
     assert gate.acquire() > 0.5  # the bucket restarted empty at the pause's end
 
 
-def test_calculation_estimate_learns_from_observations(gate):
+def test_calculation_estimate_learns_from_orders_seen_pending(gate):
     assert gate.state().calc_estimate == 1.0
     for _ in range(20):
-        gate.observe_calculation(3.0)
+        gate.observe_calculation(3.0, seen_pending=True)
     assert 2.5 < gate.state().calc_estimate < 3.0  # close below the observed time
+
+
+def test_calculation_estimate_probes_earlier_while_orders_are_final_at_once(gate):
+    for _ in range(5):
+        gate.observe_calculation(1.0, seen_pending=False)
+    assert gate.state().calc_estimate == pytest.approx(0.95**5)
