@@ -61,19 +61,30 @@ def test_bad_setting_stops_start_up_with_one_clear_line(tmp_path, args, env, nee
     assert len(lines) == 1 and needle in lines[0], result.stderr
 
 
-def test_embedded_default_needs_no_database_server(tmp_path):
-    port = free_port()
-    env = service_env("", tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}")
+def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
+    """No DATABASE_URI, REDIS_URL or ACCRUAL_SYSTEM_ADDRESS: SQLite, a filesystem broker and
+    the bundled simulator with its demo data, all started by `gophermart`."""
+    port, simulator_port = free_port(), free_port()
+    env = service_env("", tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}", SIMULATOR_ADDRESS=f"127.0.0.1:{simulator_port}")
     env.pop("DATABASE_URI")
     process = subprocess.Popen(gophermart_command(), env=env)
     try:
         wait_for_port(port, process)
         base = f"http://127.0.0.1:{port}"
         token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
-        assert requests.post(f"{base}/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 202
+        headers = {"Authorization": token}
+        # 12345678903 is one of the simulator's demo orders: Pringles and Coca-Cola, 27.25 points.
+        assert requests.post(f"{base}/api/user/orders", data="12345678903", headers=headers).status_code == 202
+        deadline = time.monotonic() + 30
+        while requests.get(f"{base}/api/user/orders", headers=headers).json()[0]["status"] != "PROCESSED":
+            assert time.monotonic() < deadline, "the demo order did not reach PROCESSED"
+            time.sleep(0.2)
+        assert requests.get(f"{base}/api/user/balance", headers=headers).json() == {"current": 27.25, "withdrawn": 0}
+        spend = requests.post(f"{base}/api/user/balance/withdraw", json={"order": "2377225624", "sum": 27.25}, headers=headers)
+        assert spend.status_code == 200
         assert (tmp_path / "gophermart.sqlite3").exists()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=20) == 0
     finally:
         if process.poll() is None:
             process.kill()

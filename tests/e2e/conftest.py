@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import psutil
 import pytest
 import redis as redis_lib
 import requests
@@ -43,11 +44,14 @@ class Stack:
 
     def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(role)
+        group = psutil.Process(process.pid).children(recursive=True)
         if sig == signal.SIGKILL:
             os.killpg(process.pid, sig)
         else:
             process.send_signal(sig)
         process.wait(timeout=30)
+        # Its children too: a dying gunicorn worker still holds the listening socket.
+        psutil.wait_procs(group, timeout=30)
 
     def stop_all(self) -> None:
         for role in list(self.processes):

@@ -47,20 +47,24 @@ def test_rate_limited_accrual_system_drains_without_hammering(stack, sim, app):
 
 
 def test_killed_worker_and_web_lose_nothing(stack, sim, app):
-    sim.configure(calc_seconds=2)
+    sim.configure(calc_seconds=0, latency_ms=3000)  # checks are on the wire when the worker dies
     numbers = register_many(sim, 40)
     shopper = Shopper(stack.url, "crashes")
     for number in numbers[:20]:
         assert shopper.hand_in(number) == 202
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while sim.stats()["in_flight"]["current"] < WORKER_CONCURRENCY:
+        assert time.monotonic() < deadline, "no check reached the accrual system"
+        time.sleep(0.05)
     stack.kill("worker", signal.SIGKILL)
     stack.kill("web", signal.SIGKILL)
     stack.start("web")
+    shopper.http.close()  # drop keep-alive connections to the killed server
     for number in numbers[20:]:
         assert shopper.hand_in(number) == 202  # accepted while no worker runs
-    time.sleep(1)
+    sim.configure(latency_ms=0)
     stack.start("worker")
-    orders = shopper.wait_final(numbers, timeout=120)
+    orders = shopper.wait_final(numbers, timeout=120)  # the interrupted ones after their 30 s lease
     assert all(orders[n]["status"] == "PROCESSED" and orders[n]["accrual"] == 2.5 for n in numbers)
     assert shopper.balance() == {"current": 100, "withdrawn": 0}
     ledger_is_exact(app)

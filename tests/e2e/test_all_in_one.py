@@ -1,0 +1,55 @@
+"""How the public autotest runs the service: one executable, no arguments, only
+RUN_ADDRESS, DATABASE_URI (an empty database) and ACCRUAL_SYSTEM_ADDRESS set, no Redis."""
+
+import signal
+import sys
+import subprocess
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from tests.accrual_sim.helpers import new_order_number
+from tests.conftest import ADMIN_URI, _database_uri, free_port, service_env, wait_for_port
+from tests.e2e.conftest import Shopper
+
+
+@pytest.fixture
+def empty_database(worker_id):
+    name = f"gophermart_aio_{worker_id}"
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _database_uri(name)
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_database, simulator, sim, tmp_path):
+    port = free_port()
+    env = service_env(empty_database, tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}", ACCRUAL_SYSTEM_ADDRESS=sim.url)
+    started = time.monotonic()
+    process = subprocess.Popen([str(Path(sys.executable).with_name("gophermart"))], env=env, cwd=tmp_path)
+    try:
+        wait_for_port(port, process, timeout=20)
+        assert time.monotonic() - started < 20
+        number = new_order_number()
+        sim.post("/api/goods", json={"match": "Acme", "reward": 5, "reward_type": "%"})
+        sim.post("/api/orders", json={"order": number, "goods": [{"description": "TV Acme", "price": Decimal("14599.50")}]})
+        shopper = Shopper(f"http://127.0.0.1:{port}", "autotest")
+        assert shopper.hand_in(number) == 202
+        order = shopper.wait_final([number], timeout=20)[number]
+        assert order == {**order, "status": "PROCESSED", "accrual": 729.98}
+        assert shopper.balance() == {"current": 729.98, "withdrawn": 0}
+        family = psutil.Process(process.pid).children(recursive=True)
+        assert len(family) >= 3  # web, worker and beat at least
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        gone, alive = psutil.wait_procs(family, timeout=5)
+        assert not alive, f"left behind: {alive}"
+    finally:
+        if process.poll() is None:
+            process.kill()
