@@ -57,18 +57,24 @@ def configure(app: Flask, settings: Settings) -> None:
 def register_extensions(app: Flask) -> None:
     from gophermart.auth import register_auth
     from gophermart.celery_app import init_celery
+    from gophermart.metrics import register_metrics
+    from gophermart.request_log import register_request_logging
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     compress.init_app(app)
     register_auth(app)
     init_celery(app)
+    register_metrics(app)
+    register_request_logging(app)
 
 
 def register_blueprints(app: Flask) -> None:
     from gophermart.api import api
+    from gophermart.health import health
 
     app.register_blueprint(api)
+    app.register_blueprint(health)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -17,6 +17,7 @@ import time
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 # Pace a little under the published limit: the accrual system counts in fixed windows.
 PACE_SAFETY = 0.95
@@ -39,6 +40,11 @@ class AccrualGate(Protocol):
 
     def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
         """An order was final `seconds` after upload (and had, or had not, been seen pending)."""
+
+    def count_call(self, outcome: str) -> None:
+        """One more accrual request with this outcome (for metrics, across all workers)."""
+
+    def call_counts(self) -> dict[str, int]: ...
 
 
 class GateState:
@@ -126,6 +132,7 @@ class RedisGate:
     def __init__(self, client):
         self.redis = client
         self.keys = [self.PREFIX + name for name in ("pause_until", "rate", "bucket", "calc_estimate")]
+        self.calls_key = self.PREFIX + "calls"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
         self._state = client.register_script(_STATE)
@@ -149,8 +156,16 @@ class RedisGate:
         estimate = _next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE, seconds, seen_pending)
         self.redis.set(self.keys[3], estimate)
 
+    def count_call(self, outcome: str) -> None:
+        self.redis.hincrby(self.calls_key, outcome, 1)
+
+    def call_counts(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(self.calls_key).items()}
+
 
 # --- Database ------------------------------------------------------------------------------
+
+calls_table = sa.table("accrual_call_counts", sa.column("outcome", sa.String), sa.column("count", sa.Integer))
 
 gate_table = sa.table(
     "accrual_gate",
@@ -216,3 +231,16 @@ class DatabaseGate:
         estimate = _next_estimate(self.state().calc_estimate, seconds, seen_pending)
         with self.engine.begin() as conn:
             conn.execute(gate_table.update().where(gate_table.c.id == 1).values(calc_estimate=estimate))
+
+    def count_call(self, outcome: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(_insert_or_add(conn.dialect.name, outcome))
+
+    def call_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {row.outcome: row.count for row in conn.execute(sa.select(calls_table))}
+
+
+def _insert_or_add(dialect_name: str, outcome: str):
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(calls_table).values(outcome=outcome, count=1)
+    return insert.on_conflict_do_update(index_elements=["outcome"], set_={"count": calls_table.c.count + 1})

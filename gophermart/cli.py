@@ -47,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gophermart: bad setting: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    if role == "web":
+        from gophermart.web_server import prepare_metrics_dir
+
+        prepare_metrics_dir(settings.instance_dir)
     if role in ("all", "web", "migrate") and not skip_migrations:
         apply_migrations(settings)
     if role == "web":

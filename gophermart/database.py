@@ -12,7 +12,15 @@ def engine_options(uri: str, pool_size: int) -> dict:
     if make_url(uri).get_backend_name() == "sqlite":
         # One writer at a time: wait for the lock instead of failing with "database is locked".
         return {"connect_args": {"timeout": 15}}
-    return {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True, "pool_recycle": 1800}
+    return {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        # Fail fast when the server is unreachable: callers answer 503 instead of hanging.
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3},
+    }
 
 
 def prepare_sqlite_file(uri: str) -> None:

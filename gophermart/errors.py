@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gophermart.extensions import db
@@ -67,6 +68,13 @@ def register_error_handlers(app: Flask) -> None:
         headers = dict(error.get_headers())
         headers.pop("Content-Type", None)
         return problem(error.code or 500, error.name, error.description or error.name, headers)
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(error: OperationalError) -> Response:
+        # The database is unreachable or restarting: say so quickly instead of a bare 500.
+        db.session.rollback()
+        log.error("database unavailable", extra={"error": type(error.orig).__name__})
+        return problem(503, "Service Unavailable", "The database is unavailable; try again shortly.", {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:

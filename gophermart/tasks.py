@@ -10,40 +10,12 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-from gophermart.accrual import AccrualClient
-from gophermart.accrual_gate import AccrualGate, DatabaseGate, RedisGate
-from gophermart.extensions import db
+from gophermart.connections import accrual_client, accrual_gate
 from gophermart.services import accrual_checks
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500  # most orders one sweep claims when requests are not scarce
-
-
-def accrual_client() -> AccrualClient:
-    ext = current_app.extensions
-    if "accrual_client" not in ext:
-        settings = current_app.config["SETTINGS"]
-        if not settings.accrual_system_address:
-            raise RuntimeError("ACCRUAL_SYSTEM_ADDRESS is not set: orders cannot be checked")
-        ext["accrual_client"] = AccrualClient(
-            settings.accrual_system_address, read_timeout=settings.accrual_timeout_seconds
-        )
-    return ext["accrual_client"]
-
-
-def accrual_gate() -> AccrualGate:
-    ext = current_app.extensions
-    if "accrual_gate" not in ext:
-        settings = current_app.config["SETTINGS"]
-        if settings.redis_url:
-            import redis
-
-            client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-            ext["accrual_gate"] = RedisGate(client)
-        else:
-            ext["accrual_gate"] = DatabaseGate(db.engine)
-    return ext["accrual_gate"]
 
 
 @shared_task(name="gophermart.check_order")

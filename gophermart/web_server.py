@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 from gunicorn.app.base import BaseApplication
 
 from config import Settings
@@ -26,6 +30,7 @@ class WebServer(BaseApplication):
             # Several servers may run on one host; a shared control socket path would clash.
             "control_socket_disable": True,
             "loglevel": self.settings.log_level.lower(),
+            "child_exit": _forget_worker_metrics,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -40,3 +45,18 @@ class WebServer(BaseApplication):
 
 def serve(settings: Settings) -> None:
     WebServer(settings).run()
+
+
+def prepare_metrics_dir(instance_dir: str) -> None:
+    """Metrics of all gunicorn workers are aggregated through one folder. prometheus_client
+    reads PROMETHEUS_MULTIPROC_DIR when first imported, so this runs before that."""
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(instance_dir) / "prometheus")
+    shutil.rmtree(path, ignore_errors=True)  # counts of a previous run are not ours
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def _forget_worker_metrics(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -24,7 +24,7 @@ from gophermart import create_app
 from gophermart.extensions import db
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = ("withdrawals", "orders", "users")
+TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
 
 
 def _database_uri(name: str) -> str:

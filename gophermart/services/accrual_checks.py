@@ -99,6 +99,7 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
         sent += 1
         started = time.monotonic()
         outcome = client.fetch(number)
+        gate.count_call(type(outcome).__name__)
         log.info(
             "accrual call",
             extra={"order_number": number, "outcome": type(outcome).__name__,

@@ -1,5 +1,6 @@
 """The check use case against the real simulator, PostgreSQL and both gate stores."""
 
+import logging
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -51,11 +52,16 @@ def run_check(app, order_id, accrual, gate):
         return check_order(order_id, accrual, gate)
 
 
-def test_processed_credits_the_exact_accrual(app, user_id, sim, accrual, gate):
+def test_processed_credits_the_exact_accrual(app, user_id, sim, accrual, gate, caplog):
+    caplog.set_level(logging.INFO)
     register_at_simulator(sim, "12345678903", TV, ACME)
     order_id = hand_in(app, user_id, "12345678903")
     assert run_check(app, order_id, accrual, gate) == "PROCESSED"
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
+    [call] = [r for r in caplog.records if r.msg == "accrual call"]
+    assert (call.order_number, call.outcome, call.answer) == ("12345678903", "Final", "PROCESSED")
+    [final] = [r for r in caplog.records if r.msg == "order final"]
+    assert (final.order_id, final.status, final.accrual) == (order_id, "PROCESSED", "729.98")
 
 
 def test_running_the_same_check_twice_credits_once(app, user_id, sim, accrual, gate):
@@ -137,12 +143,15 @@ def test_a_young_order_is_checked_when_its_calculation_is_likely_done(app, user_
         assert 0.5 < due_in <= gate.state().calc_estimate
 
 
-def test_registered_becomes_processing(app, user_id, sim, accrual, gate):
+def test_registered_becomes_processing(app, user_id, sim, accrual, gate, caplog):
+    caplog.set_level(logging.INFO)
     sim.configure(calc_seconds=30)
     register_at_simulator(sim, "12345678903", TV, ACME)
     order_id = hand_in(app, user_id, "12345678903")
     assert run_check(app, order_id, accrual, gate) == "Pending"
     assert order_and_balance(app, order_id)[0] is OrderStatus.PROCESSING
+    [change] = [r for r in caplog.records if r.msg == "order status changed"]
+    assert (change.order_id, getattr(change, "from"), change.status) == (order_id, "NEW", "PROCESSING")
 
 
 def test_rate_limit_pauses_every_worker_and_learns_the_limit(app, user_id, sim, accrual, gate):

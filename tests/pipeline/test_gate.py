@@ -64,3 +64,9 @@ def test_calculation_estimate_probes_earlier_while_orders_are_final_at_once(gate
     for _ in range(5):
         gate.observe_calculation(1.0, seen_pending=False)
     assert gate.state().calc_estimate == pytest.approx(0.95**5)
+
+
+def test_accrual_calls_are_counted_across_workers(gate):
+    for outcome in ("Final", "Final", "RateLimited"):
+        gate.count_call(outcome)
+    assert gate.call_counts() == {"Final": 2, "RateLimited": 1}

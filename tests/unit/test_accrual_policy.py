@@ -97,6 +97,9 @@ class FakeGate:
     def acquire(self):
         return self.waits.pop(0) if self.waits else 0.0
 
+    def count_call(self, outcome):
+        pass
+
 
 class FakeClient:
     def __init__(self, outcomes):

@@ -1,0 +1,68 @@
+"""Per-process connections to the pipeline's outside world, made once and kept on the app:
+the accrual system's HTTP client, Redis, and the shared gate (in Redis or the database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+
+from gophermart.accrual import AccrualClient
+from gophermart.accrual_gate import AccrualGate, DatabaseGate, RedisGate
+from gophermart.celery_app import QUEUE
+from gophermart.extensions import db
+
+
+def accrual_client() -> AccrualClient:
+    ext = current_app.extensions
+    if "accrual_client" not in ext:
+        settings = current_app.config["SETTINGS"]
+        if not settings.accrual_system_address:
+            raise RuntimeError("ACCRUAL_SYSTEM_ADDRESS is not set: orders cannot be checked")
+        ext["accrual_client"] = AccrualClient(
+            settings.accrual_system_address, read_timeout=settings.accrual_timeout_seconds
+        )
+    return ext["accrual_client"]
+
+
+def redis_client():
+    """One client (with its connection pool) per process; None without Redis."""
+    ext = current_app.extensions
+    settings = current_app.config["SETTINGS"]
+    if "redis" not in ext:
+        import redis
+
+        ext["redis"] = (
+            redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            if settings.redis_url else None
+        )
+    return ext["redis"]
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in the accrual queue (Redis broker only)."""
+    client = redis_client()
+    return None if client is None else int(client.llen(QUEUE))
+
+
+def broker_reachable() -> bool:
+    client = redis_client()
+    if client is None:  # the file-based broker: its folder must be there
+        return Path(current_app.config["SETTINGS"].instance_dir, "broker", "queue").is_dir()
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+
+
+def accrual_gate() -> AccrualGate:
+    ext = current_app.extensions
+    if "accrual_gate" not in ext:
+        settings = current_app.config["SETTINGS"]
+        if settings.redis_url:
+            import redis
+
+            ext["accrual_gate"] = RedisGate(redis_client())
+        else:
+            ext["accrual_gate"] = DatabaseGate(db.engine)
+    return ext["accrual_gate"]

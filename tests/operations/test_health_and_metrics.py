@@ -1,0 +1,115 @@
+"""Operators' view: /healthz, /readyz, /metrics and the structured logs."""
+
+import json
+import logging
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+
+from config import load_settings
+from gophermart import create_app
+from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.factories import luhn_number
+from tests.operations.private_postgres import PrivatePostgres
+
+
+def test_healthz_and_readyz_when_all_is_up(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}
+
+
+def test_readyz_is_503_when_the_broker_is_unreachable(app, tmp_path):
+    settings = load_settings(argv=[], environ={}, database_uri=app.config["SETTINGS"].database_uri,
+                             instance_dir=str(tmp_path), redis_url="redis://127.0.0.1:1/0")
+    response = create_app(settings).test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+    assert "broker" in response.json["detail"]
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    server = PrivatePostgres(free_port()).init()
+    server.start()
+    yield server
+    server.destroy()
+
+
+def test_readyz_follows_the_database_without_a_restart(private_postgres, tmp_path):
+    """503 while PostgreSQL is stopped (quickly, no hang), 200 again once it is back; the
+    API answers 503 rather than 500 meanwhile."""
+    port = free_port()
+    env = service_env(private_postgres.uri, tmp_path, LOG_LEVEL="WARNING")
+    process = subprocess.Popen(gophermart_command("web", "-a", f"127.0.0.1:{port}"), env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, process)
+        assert requests.get(f"{base}/readyz").status_code == 200
+        token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
+        private_postgres.stop()
+        started = time.monotonic()
+        down = requests.get(f"{base}/readyz", timeout=10)
+        assert down.status_code == 503 and "database" in down.json()["detail"]
+        api = requests.get(f"{base}/api/user/balance", headers={"Authorization": token}, timeout=10)
+        assert api.status_code == 503 and api.headers["Retry-After"]
+        assert time.monotonic() - started < 10
+        private_postgres.start()
+        deadline = time.monotonic() + 20
+        while requests.get(f"{base}/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again after the database came back"
+            time.sleep(0.2)
+        assert requests.get(f"{base}/api/user/balance", headers={"Authorization": token}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_metrics_cover_requests_orders_and_accrual_calls(app, client, register):
+    token = register("metrics")
+    headers = {"Authorization": token}
+    client.post("/api/user/orders", data=luhn_number(501), headers=headers)
+    client.get("/api/user/orders", headers=headers)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'gophermart_http_request_duration_seconds_count{endpoint="api.hand_in_order",method="POST",status="202"} 1.0' in body
+    assert 'gophermart_http_request_duration_seconds_bucket{endpoint="api.orders",le="0.005",method="GET",status="200"}' in body
+    assert 'gophermart_orders{status="NEW"} 1.0' in body
+    assert "gophermart_accrual_calls" in body
+    assert "gophermart_accrual_pause_seconds 0.0" in body
+
+
+def test_metrics_of_all_gunicorn_workers_are_aggregated(live_web):
+    for _ in range(40):
+        assert requests.get(f"{live_web}/healthz").status_code == 200
+    body = requests.get(f"{live_web}/metrics").text
+    counts = [float(m) for m in re.findall(r'gophermart_http_request_duration_seconds_count\{[^}]*endpoint="health.healthz"[^}]*\} (\S+)', body)]
+    assert sum(counts) >= 40, body[:2000]
+
+
+def test_one_log_line_per_request_with_its_ids(client, register, caplog):
+    caplog.set_level(logging.INFO, logger="gophermart.requests")
+    token = register("logged")
+    response = client.get("/api/user/balance", headers={"Authorization": token, "X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    [record] = [r for r in caplog.records if r.name == "gophermart.requests" and r.path == "/api/user/balance"]
+    assert (record.method, record.status, record.request_id) == ("GET", 200, "abc-123")
+    assert record.user_id == 1 and record.duration_ms >= 0
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+
+
+def test_json_log_lines_carry_the_fields(capsys):
+    from gophermart.logging import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "json")
+        logging.getLogger("gophermart.test").info("order final", extra={"order_id": 7, "status": "PROCESSED"})
+    finally:
+        root.handlers[:], root.level = handlers, level
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["msg"] == "order final" and line["order_id"] == 7 and line["status"] == "PROCESSED"
+    assert line["level"] == "INFO" and line["ts"].endswith("+00:00")
