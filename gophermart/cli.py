@@ -103,16 +103,31 @@ def run_all_in_one(settings: Settings) -> int:
         ACCRUAL_SYSTEM_ADDRESS=accrual,
         INSTANCE_DIR=settings.instance_dir,
     )
-    log.info(
-        "gophermart is starting",
-        extra={
-            "api": f"http://{settings.run_address}",
-            "accrual_system": accrual + (" (bundled simulator)" if simulator else ""),
-            "database": redacted(settings.resolved_database_uri),
-            "broker": settings.redis_url or "filesystem (no Redis configured)",
-        },
-    )
+    print(walkthrough(settings, accrual, simulator is not None), flush=True)
     return run_all(env, all_in_one_children(simulator))
+
+
+def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> str:
+    host, port = settings.bind
+    api = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+    lines = [
+        "",
+        "Gophermart loyalty is starting:",
+        f"  API              {api}   (health: {api}/healthz, metrics: {api}/metrics)",
+        f"  accrual system   {accrual}" + ("   (bundled simulator with demo data)" if bundled_simulator else ""),
+        f"  database         {redacted(settings.resolved_database_uri)}",
+        f"  broker           {settings.redis_url or 'file-based, in ' + settings.instance_dir + '/broker'}",
+        "",
+        "Try it:",
+        f"  .venv/bin/python scripts/demo.py --api {api} --accrual {accrual}",
+        "or by hand:",
+        f"  curl -si -X POST {api}/api/user/register -d '{{\"login\":\"me\",\"password\":\"pw\"}}'",
+        f"  curl -si -X POST {api}/api/user/orders -H 'Authorization: Bearer <token>' -d 12345678903",
+        f"  curl -s {api}/api/user/balance -H 'Authorization: Bearer <token>'",
+        "Stop with Ctrl-C.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def redacted(uri: str) -> str:

@@ -2,12 +2,14 @@
 
 import signal
 import subprocess
+import sys
 import time
 
 import psycopg
 import pytest
 import requests
 
+from config.settings import PROJECT_ROOT
 from tests.conftest import ADMIN_URI, _database_uri, free_port, gophermart_command, service_env, wait_for_port
 
 
@@ -71,6 +73,13 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
     try:
         wait_for_port(port, process)
         base = f"http://127.0.0.1:{port}"
+        demo = subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "scripts" / "demo.py"), "--api", base,
+             "--accrual", f"http://127.0.0.1:{simulator_port}"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "✓ the whole story works" in demo.stdout
         token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
         headers = {"Authorization": token}
         # 12345678903 is one of the simulator's demo orders: Pringles and Coca-Cola, 27.25 points.

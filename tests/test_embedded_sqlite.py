@@ -1,0 +1,81 @@
+"""The embedded default (SQLite) keeps the same promises: no double credit, a balance that
+never goes negative, under real concurrent requests."""
+
+import subprocess
+import threading
+from decimal import Decimal
+
+import pytest
+import requests
+from flask_migrate import upgrade
+
+from config import load_settings
+from gophermart import create_app
+from gophermart.extensions import db
+from gophermart.models import Order, OrderStatus, User
+from gophermart.services.ledger import apply_final_status
+from tests.api.test_concurrency import fire_together
+from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.factories import credit, luhn_number
+
+
+@pytest.fixture(scope="module")
+def sqlite_stack(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("sqlite-instance")
+    uri = f"sqlite:///{instance / 'gophermart.sqlite3'}"
+    app = create_app(load_settings(argv=[], environ={}, database_uri=uri, instance_dir=str(instance), password_hash_cost="low"))
+    with app.app_context():
+        upgrade()
+    port = free_port()
+    process = subprocess.Popen(
+        gophermart_command("web", "--skip-migrations", "-a", f"127.0.0.1:{port}"),
+        env=service_env(uri, instance, WEB_WORKERS="2", WEB_THREADS="16"),
+    )
+    wait_for_port(port, process)
+    yield app, f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_fifty_withdrawals_of_ten_from_one_hundred_on_sqlite(sqlite_stack):
+    app, base = sqlite_stack
+    session = requests.Session()
+    response = session.post(f"{base}/api/user/register", json={"login": "sqlite-rich", "password": "pw"})
+    session.headers["Authorization"] = response.headers["Authorization"]
+    session.cookies.clear()
+    credit(app, "sqlite-rich", "100")
+    numbers = [luhn_number(60_000 + i) for i in range(50)]
+    codes = fire_together(
+        50, lambda i: session.post(f"{base}/api/user/balance/withdraw", json={"order": numbers[i], "sum": 10}).status_code
+    )
+    assert sorted(codes) == [200] * 10 + [402] * 40
+    assert session.get(f"{base}/api/user/balance").json() == {"current": 0, "withdrawn": 100}
+
+
+def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
+    app, base = sqlite_stack
+    requests.post(f"{base}/api/user/register", json={"login": "sqlite-racer", "password": "pw"})
+    credit(app, "sqlite-racer", "0.01")  # a user with one processed order already
+    with app.app_context():
+        user_id = db.session.execute(db.select(User.id).filter_by(login="sqlite-racer")).scalar_one()
+        order = Order(number=luhn_number(61_000), user_id=user_id)
+        db.session.add(order)
+        db.session.commit()
+        order_id = order.id
+    results = []
+    barrier = threading.Barrier(10)
+
+    def answer():
+        with app.app_context():
+            barrier.wait()
+            results.append(apply_final_status(order_id, OrderStatus.PROCESSED, Decimal("729.98")))
+
+    threads = [threading.Thread(target=answer) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 1
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user.current == Decimal("729.99")
