@@ -97,6 +97,16 @@ def boolean(value: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def rate_limit(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("expected a rate such as 10/minute or 10 per 5 minutes") from None
+    return value.strip()
+
+
 def text(value: str) -> str:
     return value
 
@@ -127,6 +137,9 @@ class Settings:
     password_hash_cost: str = _setting("PASSWORD_HASH_COST", text, "standard")
     accrual_timeout_seconds: float = _setting("ACCRUAL_TIMEOUT_SECONDS", positive_float, 5.0)
     simulator_address: str = _setting("SIMULATOR_ADDRESS", address, "localhost:8081")
+    login_failures_per_login: str = _setting("LOGIN_FAILURES_PER_LOGIN", rate_limit, "10 per 5 minutes")
+    login_failures_per_address: str = _setting("LOGIN_FAILURES_PER_ADDRESS", rate_limit, "30 per minute")
+    registrations_per_address: str = _setting("REGISTRATIONS_PER_ADDRESS", rate_limit, "200 per minute")
     sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 1.0)
 
     @property

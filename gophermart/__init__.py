@@ -59,11 +59,15 @@ def register_extensions(app: Flask) -> None:
     from gophermart.celery_app import init_celery
     from gophermart.metrics import register_metrics
     from gophermart.request_log import register_request_logging
+    from gophermart.security_headers import register_security_headers
+    from gophermart.throttling import register_throttling
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     compress.init_app(app)
     register_auth(app)
+    register_throttling(app)
+    register_security_headers(app)
     init_celery(app)
     register_metrics(app)
     register_request_logging(app)

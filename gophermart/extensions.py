@@ -1,6 +1,8 @@
 """Bare extension instances, bound to an app in create_app()."""
 
 from flask_compress import Compress
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,3 +17,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 compress = Compress()
+# Limits are declared on the views that need them (login, register); none by default.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from config import load_settings
 from gophermart import create_app
-from gophermart.extensions import db
+from gophermart.extensions import db, limiter
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
@@ -72,7 +72,8 @@ def _app(database_uri, instance_dir):
 
 @pytest.fixture
 def app(_app):
-    """The app, with every table emptied before the test."""
+    """The app, with every table and the login throttling counters emptied before the test."""
+    limiter.reset()
     with _app.app_context():
         db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.execute(db.text(

@@ -45,8 +45,20 @@ def credentials() -> tuple[str, str]:
         raise BadRequest("Send a JSON object with non-empty string fields login and password.")
     if len(login) > 255 or not login.isprintable():
         raise BadRequest("The login must be at most 255 printable characters.")
+    return login, _checked_password(password)
+
+
+def password_change() -> tuple[str, str]:
+    body = json_object()
+    old, new = body.get("password"), body.get("new_password")
+    if not isinstance(old, str) or not old or not isinstance(new, str) or not new:
+        raise BadRequest("Send a JSON object with non-empty string fields password and new_password.")
+    return _checked_password(old), _checked_password(new)
+
+
+def _checked_password(password: str) -> str:
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
         raise BadRequest("The password is not valid Unicode text.") from None
-    return login, password
+    return password

@@ -9,6 +9,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+import sqlalchemy as sa
+
 from gophermart.errors import Conflict, Unauthorized
 from gophermart.extensions import db
 from gophermart.models import User
@@ -64,3 +66,22 @@ def authenticate(login: str, password: str) -> User:
     if user is None:
         raise Unauthorized("Wrong login or password.")
     return user
+
+
+def revoke_sessions(user_id: int) -> None:
+    """Invalidate every cookie and token issued to the user so far."""
+    db.session.execute(sa.update(User).where(User.id == user_id).values(auth_version=User.auth_version + 1))
+    db.session.commit()
+    log.info("sessions revoked", extra={"user_id": user_id})
+
+
+def change_password(user_id: int, old_password: str, new_password: str) -> User:
+    user = db.session.get(User, user_id)
+    authenticate(user.login, old_password)
+    new_hash = password_hasher().hash(new_password)
+    db.session.execute(
+        sa.update(User).where(User.id == user_id).values(password_hash=new_hash, auth_version=User.auth_version + 1)
+    )
+    db.session.commit()
+    log.info("password changed; earlier sessions revoked", extra={"user_id": user_id})
+    return db.session.get(User, user_id)
