@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,48 +30,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-import redis
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REDIS_URL, free_port, fresh_database, luhn, machine, stop, wait_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URI = os.environ.get("BENCH_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DB_NAME = "gophermart_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"port {port} not open")
-
-
-def luhn(prefix: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(prefix + "0")):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return prefix + str((10 - total % 10) % 10)
 
 
 @contextmanager
 def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path):
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
-    database = ADMIN_URI.rsplit("/", 1)[0] + f"/{DB_NAME}"
     env = dict(
         os.environ, DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
         ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}", LOG_LEVEL="INFO", LOG_FORMAT="json",
@@ -101,13 +69,7 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
         time.sleep(2)  # let the worker connect
         yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}"
     finally:
-        for process in processes.values():
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(processes.values())
 
 
 def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> dict:
@@ -163,13 +125,6 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> 
     if allowed:
         result["drain_share_of_allowed_rate"] = round(orders / elapsed / allowed, 2)
     return result
-
-
-def machine() -> dict:
-    with psycopg.connect(ADMIN_URI) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-    return {"cores": os.cpu_count(), "python": platform.python_version(), "postgresql": pg,
-            "redis": redis.Redis.from_url(REDIS_URL).info()["redis_version"]}
 
 
 def main() -> None:

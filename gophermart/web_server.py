@@ -11,28 +11,34 @@ from gunicorn.app.base import BaseApplication
 from config import Settings
 
 
+def gunicorn_options(settings: Settings) -> dict:
+    host, port = settings.bind
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": settings.web_workers,
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "graceful_timeout": 5,
+        "timeout": 30,
+        "keepalive": 5,
+        "accesslog": None,
+        # Several servers may run on one host; a shared control socket path would clash.
+        "control_socket_disable": True,
+        "loglevel": settings.log_level.lower(),
+        "child_exit": _forget_worker_metrics,
+    }
+
+
 class WebServer(BaseApplication):
-    def __init__(self, settings: Settings):
+    """gunicorn with gophermart's options, serving `app_factory()` (the service by default)."""
+
+    def __init__(self, settings: Settings, app_factory=None):
         self.settings = settings
+        self.app_factory = app_factory
         super().__init__()
 
     def load_config(self) -> None:
-        host, port = self.settings.bind
-        options = {
-            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-            "workers": self.settings.web_workers,
-            "worker_class": "gthread",
-            "threads": self.settings.web_threads,
-            "graceful_timeout": 5,
-            "timeout": 30,
-            "keepalive": 5,
-            "accesslog": None,
-            # Several servers may run on one host; a shared control socket path would clash.
-            "control_socket_disable": True,
-            "loglevel": self.settings.log_level.lower(),
-            "child_exit": _forget_worker_metrics,
-        }
-        for key, value in options.items():
+        for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
 
     def load(self):
@@ -40,7 +46,7 @@ class WebServer(BaseApplication):
         from gophermart.logging import configure_logging
 
         configure_logging(self.settings.log_level, self.settings.log_format)
-        return create_app(self.settings)
+        return self.app_factory() if self.app_factory else create_app(self.settings)
 
 
 def serve(settings: Settings) -> None:

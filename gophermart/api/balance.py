@@ -14,7 +14,7 @@ from gophermart.services import ledger
 @api.get("/balance")
 @login_required
 def balance() -> Response:
-    current = ledger.get_balance(current_user.id)
+    current = ledger.get_balance(current_user)
     return jsonify({"current": for_json(current.current), "withdrawn": for_json(current.withdrawn)})
 
 

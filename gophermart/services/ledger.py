@@ -27,9 +27,9 @@ class Balance:
     withdrawn: Decimal
 
 
-def get_balance(user_id: int) -> Balance:
-    row = db.session.execute(sa.select(User.current, User.withdrawn).where(User.id == user_id)).one()
-    return Balance(current=row.current, withdrawn=row.withdrawn)
+def get_balance(user: User) -> Balance:
+    """The balance kept on the user's row, as loaded to authenticate this very request."""
+    return Balance(current=user.current, withdrawn=user.withdrawn)
 
 
 def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:

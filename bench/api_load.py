@@ -1,0 +1,115 @@
+"""API benchmark: throughput and p50/p99 latency against concurrency, with wrk.
+
+Starts `gophermart web` (gunicorn, the production settings) on PostgreSQL and Redis, and
+the same gunicorn settings serving a trivial Flask endpoint (the ceiling), prepares users
+and data, then drives every endpoint with wrk from a separate process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REDIS_URL, free_port, fresh_database, luhn, stop, wait_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK = Path(__file__).resolve().parent / "wrk"
+DB_NAME = "gophermart_bench_api"
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@contextmanager
+def servers(logs: Path):
+    database = fresh_database(DB_NAME)
+    env = dict(os.environ, DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
+               ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", LOG_LEVEL="WARNING", LOG_FORMAT="json")
+    env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
+    subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    web, trivial = free_port(), free_port()
+    commands = [
+        [sys.executable, "-m", "gophermart", "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
+        [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
+    ]
+    processes = [
+        subprocess.Popen(c, env=env, cwd=ROOT, stdout=open(logs / f"server{i}.log", "wb"),
+                         stderr=subprocess.STDOUT, start_new_session=True)
+        for i, c in enumerate(commands)
+    ]
+    try:
+        wait_port(web)
+        wait_port(trivial)
+        yield f"http://127.0.0.1:{web}", f"http://127.0.0.1:{trivial}", database
+    finally:
+        stop(processes)
+
+
+def prepare(api: str, database: str) -> dict[str, str]:
+    """Users: one with 10 orders, one with 1000, one rich enough to withdraw all run long."""
+    tokens = {}
+    for login in ("ten", "thousand", "rich", "uploader"):
+        response = requests.post(f"{api}/api/user/register", json={"login": login, "password": "bench-pw"})
+        response.raise_for_status()
+        tokens[login] = response.headers["Authorization"]
+    with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
+        users = dict(conn.execute("SELECT login, id FROM users").fetchall())
+        for login, count in (("ten", 10), ("thousand", 1000)):
+            conn.cursor().executemany(
+                "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
+                " VALUES (%s, %s, 'PROCESSED', 12.5, now() - %s * interval '1 second', now(), now())",
+                [(luhn(f"{users[login]}{i:06d}"), users[login], i) for i in range(count)],
+            )
+        conn.execute("UPDATE users SET current = %s WHERE login = 'rich'", (Decimal("9999999999"),))
+    return tokens
+
+
+def wrk(url: str, connections: int, seconds: int, script: str, **env: str) -> dict:
+    command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
+               "--latency", "-s", str(WRK / script), url]
+    out = subprocess.run(command, env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout
+    latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "connections": connections,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency.get("50"),
+        "p99_ms": latency.get("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else None,
+    }
+
+
+def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print) -> dict:
+    logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-api-"))
+    with servers(logs) as (api, trivial, database):
+        tokens = prepare(api, database)
+        scenarios = {
+            "trivial endpoint (ceiling)": (trivial + "/", "get.lua", {}),
+            "GET /api/user/balance": (f"{api}/api/user/balance", "get.lua", {"TOKEN": tokens["rich"]}),
+            "GET /api/user/orders (10 orders)": (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
+            "GET /api/user/orders (1000 orders)": (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
+            "POST /api/user/orders": (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
+            "POST /api/user/balance/withdraw": (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
+            "POST /api/user/login": (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": "bench-pw"}),
+        }
+        results = {}
+        for name, (url, script, env) in scenarios.items():
+            results[name] = []
+            for connections in concurrencies:
+                row = wrk(url, connections, seconds, script, **env)
+                progress(f"  {name:40s} c={connections:<3d} {row['rps']:9.1f} req/s  p50 {row['p50_ms']:.1f} ms"
+                         f"  p99 {row['p99_ms']:.1f} ms  errors {row['errors']}")
+                results[name].append(row)
+                time.sleep(1)
+    return results

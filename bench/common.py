@@ -1,0 +1,73 @@
+"""What the benchmarks share: ports, a fresh database, order numbers, the machine's facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import time
+
+import psycopg
+import redis
+
+ADMIN_URI = os.environ.get("BENCH_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} not open")
+
+
+def luhn(prefix: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(prefix + "0")):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return prefix + str((10 - total % 10) % 10)
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create `name`; returns its URI. Redis' benchmark database is emptied too."""
+    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+
+
+def stop(processes) -> None:
+    import signal
+
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def machine() -> dict:
+    with psycopg.connect(ADMIN_URI) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "postgresql": pg.split()[0],
+        "redis": redis.Redis.from_url(REDIS_URL).info()["redis_version"],
+    }
