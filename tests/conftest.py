@@ -32,12 +32,29 @@ def _database_uri(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_uri(worker_id: str, tmp_path_factory) -> str:
-    name = f"gophermart_test_{worker_id}"
+def make_database(worker_id: str, testrun_uid: str):
+    """`make_database(kind)` creates an empty database of this test run and worker (so two
+    runs on one server never meet) and returns its URI; all are dropped at the end."""
+    made = []
+
+    def make(kind: str) -> str:
+        name = f"gophermart_{kind}_{testrun_uid[:8]}_{worker_id}"
+        with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return _database_uri(name)
+
+    yield make
     with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    uri = _database_uri(name)
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_uri(make_database, tmp_path_factory) -> str:
+    """The migrated database the app and the live servers share."""
+    uri = make_database("test")
     app = create_app(test_settings(uri, tmp_path_factory.mktemp("instance")))
     with app.app_context():
         upgrade()

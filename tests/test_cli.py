@@ -5,23 +5,16 @@ import subprocess
 import sys
 import time
 
-import psycopg
 import pytest
 import requests
 
 from config.settings import PROJECT_ROOT
-from tests.conftest import ADMIN_URI, _database_uri, free_port, gophermart_command, service_env, wait_for_port
+from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
 
 
 @pytest.fixture
-def empty_database(worker_id):
-    name = f"gophermart_cli_{worker_id}"
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _database_uri(name)
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def empty_database(make_database):
+    return make_database("cli")
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])

@@ -9,23 +9,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import psutil
-import psycopg
 import pytest
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.conftest import ADMIN_URI, _database_uri, free_port, service_env, wait_for_port
+from tests.conftest import free_port, service_env, wait_for_port
 from tests.e2e.conftest import Shopper
 
 
 @pytest.fixture
-def empty_database(worker_id):
-    name = f"gophermart_aio_{worker_id}"
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _database_uri(name)
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def empty_database(make_database):
+    return make_database("aio")
 
 
 def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_database, simulator, sim, tmp_path):
