@@ -74,10 +74,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gophermart.api import api
+    from gophermart.api import api, docs
     from gophermart.health import health
 
     app.register_blueprint(api)
+    app.register_blueprint(docs.blueprint)
     app.register_blueprint(health)
 
 

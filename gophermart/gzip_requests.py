@@ -22,13 +22,9 @@ class GzipRequestMiddleware:
             return self.app(environ, start_response)
         if encoding != "gzip":
             return _problem(start_response, 415, "Unsupported Media Type", "Only gzip request bodies are accepted.")
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > self.max_bytes:
+        compressed = self._read(environ)
+        if compressed is None:
             return _problem(start_response, 413, "Content Too Large", "The request body is too large.")
-        compressed = environ["wsgi.input"].read(length) if length else b""
         try:
             body = self._inflate(compressed)
         except zlib.error:
@@ -39,6 +35,22 @@ class GzipRequestMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)
         del environ["HTTP_CONTENT_ENCODING"]
         return self.app(environ, start_response)
+
+    def _read(self, environ) -> bytes | None:
+        """The body as sent, or None when it is over the cap."""
+        stream = environ["wsgi.input"]
+        if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            # No Content-Length (a chunked body): the server ends the stream; read at most
+            # one byte past the cap.
+            data = stream.read(self.max_bytes + 1)
+            return data if len(data) <= self.max_bytes else None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if length < 0 or length > self.max_bytes:
+            return None
+        return stream.read(length) if length else b""
 
     def _inflate(self, data: bytes) -> bytes:
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
