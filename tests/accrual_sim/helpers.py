@@ -133,12 +133,14 @@ def start_simulator(
     env: Mapping[str, str] | None = None,
     use_console_script: bool = False,
     attempts: int = 3,
+    port: int | None = None,
 ) -> RunningSimulator:
-    """Start the simulator on a free port; retries when the port got taken meanwhile."""
+    """Start the simulator on `port`, or on a free port (retrying when it got taken meanwhile)."""
     command = [console_script()] if use_console_script else [sys.executable, "-m", "accrual_sim"]
     last_output = ""
+    fixed_port = port
     for _ in range(attempts):
-        port = free_port()
+        port = fixed_port or free_port()
         fd, name = tempfile.mkstemp(prefix="accrual-sim-", suffix=".log")
         with os.fdopen(fd, "wb") as log_file:
             process = subprocess.Popen(

@@ -142,7 +142,7 @@ def test_gzip_bomb_is_413_quickly(auth_client, app):
     assert order_count(app) == 0
 
 
-@pytest.mark.parametrize("body", [b"not gzip at all", gzip.compress(b"12345678903")[:-6]])
+@pytest.mark.parametrize("body", [b"not gzip at all", gzip.compress(b"12345678903", mtime=0)[:-6]])
 def test_broken_gzip_is_400(auth_client, body):
     response = auth_client.post("/api/user/orders", data=body, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 400

@@ -1,0 +1,103 @@
+"""Fault tests run against servers of their own — PostgreSQL, Redis and the accrual
+simulator — which they stop and start at will without disturbing the rest of the suite."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+from tests.accrual_sim.helpers import start_simulator
+from tests.conftest import free_port, gophermart_command, service_env
+from tests.e2e.conftest import Stack
+from tests.operations.private_postgres import PrivatePostgres
+
+
+class PrivateRedis:
+    """A Redis without persistence, like the one this machine runs: a restart loses every
+    queued message, and the service must not lose an order for it."""
+
+    def __init__(self, port: int, folder: Path):
+        self.port, self.folder, self.process = port, folder, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder), "--maxmemory-policy", "noeviction"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis_lib.Redis(port=self.port).ping():
+                    return
+            except redis_lib.ConnectionError:
+                assert time.monotonic() < deadline, "private Redis did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Simulator:
+    """The accrual simulator on a fixed port, so it can be stopped and started again (it
+    forgets everything when stopped, as an in-memory store does)."""
+
+    def __init__(self):
+        self.running = start_simulator(["--calc-time", "1"])
+        self.url = self.running.url
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        assert self.running.stop() == 0
+
+    def start(self) -> None:
+        self.running = start_simulator(["--calc-time", "1"], port=self.port)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """Private PostgreSQL (with an empty database), Redis and accrual simulator."""
+    postgres = PrivatePostgres(free_port()).init()
+    postgres.start()
+    redis = PrivateRedis(free_port(), tmp_path_factory.mktemp("redis"))
+    redis.start()
+    simulator = Simulator()
+    try:
+        yield postgres, redis, simulator
+    finally:
+        simulator.running.stop()
+        redis.stop()
+        postgres.destroy()
+
+
+@pytest.fixture(scope="module")
+def fault_stack(servers, tmp_path_factory):
+    """web, worker and beat against the private servers."""
+    postgres, redis, simulator = servers
+    env = service_env(postgres.uri, tmp_path_factory.mktemp("fault-instance"), REDIS_URL=redis.url,
+                      ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO")
+    stack = Stack(env=env, port=free_port(), logs=tmp_path_factory.mktemp("fault-logs"))
+    subprocess.run(gophermart_command("migrate"), env=env, check=True)
+    for role in ("worker", "beat", "web"):
+        stack.start(role)
+    yield stack
+    stack.stop_all()
+
+
+def ledger_totals(uri: str) -> tuple:
+    """(Σ current, Σ credited accruals − Σ withdrawals): equal when nothing was lost or doubled."""
+    with psycopg.connect(uri) as conn:
+        current = conn.execute("SELECT COALESCE(SUM(current), 0) FROM users").fetchone()[0]
+        credited = conn.execute("SELECT COALESCE(SUM(accrual), 0) FROM orders WHERE status = 'PROCESSED'").fetchone()[0]
+        spent = conn.execute("SELECT COALESCE(SUM(sum), 0) FROM withdrawals").fetchone()[0]
+    return current, credited - spent
