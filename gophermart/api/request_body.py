@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from flask import request
+from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gophermart.errors import BadRequest
 
@@ -14,9 +15,19 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
+def raw_body() -> bytes:
+    """The body, refused with 413 past MAX_BODY_BYTES (Werkzeug checks a Content-Length).
+    A chunked body has no length to check: its stream just stops at the cap, so a chunked
+    body that fills the cap is taken as too large."""
+    raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+    return raw
+
+
 def json_object() -> dict:
     """The body as a JSON object; numbers with a fraction come as exact Decimals."""
-    raw = request.get_data(cache=False)
+    raw = raw_body()
     try:
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -28,7 +39,7 @@ def json_object() -> dict:
 
 def plain_text() -> str:
     """The body as text with surrounding whitespace removed; empty or binary is a 400."""
-    raw = request.get_data(cache=False)
+    raw = raw_body()
     try:
         text = raw.decode("utf-8").strip()
     except UnicodeDecodeError:

@@ -162,3 +162,14 @@ def test_responses_are_gzipped_when_asked(auth_client):
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert zipped.content_type == "application/json"
     assert gzip.decompress(zipped.data) == plain.data
+
+
+def test_chunked_body_over_the_limit_is_413(live_web, live_user):
+    session = live_user("chunky")
+
+    def chunks():
+        for _ in range(20):
+            yield b"1" * 4096  # 80 KiB, over the 64 KiB cap, with no Content-Length
+
+    response = session.post(f"{live_web}/api/user/orders", data=chunks())
+    assert response.status_code == 413
