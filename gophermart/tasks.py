@@ -43,6 +43,9 @@ def enqueue_check(order_id: int) -> None:
     The sweep covers a failed publish."""
     try:
         delay = accrual_checks.first_check_age(accrual_gate().state().calc_estimate)
-        check_order.apply_async((order_id,), countdown=delay)
+        # The task as bound to this Flask app's own Celery app (its broker), not to
+        # whichever Celery app the process made last.
+        task = current_app.extensions["celery"].tasks[check_order.name]
+        task.apply_async((order_id,), countdown=delay)
     except Exception:  # the broker is down: never fail the request for it
         log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)

@@ -11,6 +11,7 @@ import requests
 
 from config import load_settings
 from gophermart import create_app
+from gophermart.connections import accrual_gate
 from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
 from tests.factories import luhn_number
 from tests.operations.private_postgres import PrivatePostgres
@@ -68,17 +69,29 @@ def test_readyz_follows_the_database_without_a_restart(private_postgres, tmp_pat
         process.wait(timeout=30)
 
 
+def metric(body: str, line_start: str) -> float:
+    """The value of the sample whose line starts with `line_start` (0 when absent)."""
+    for line in body.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_metrics_cover_requests_orders_and_accrual_calls(app, client, register):
     token = register("metrics")
     headers = {"Authorization": token}
+    uploads = 'gophermart_http_request_duration_seconds_count{endpoint="api.hand_in_order",method="POST",status="202"}'
+    before = metric(client.get("/metrics").get_data(as_text=True), uploads)  # the app serves the whole session
     client.post("/api/user/orders", data=luhn_number(501), headers=headers)
     client.get("/api/user/orders", headers=headers)
+    with app.app_context():
+        accrual_gate().count_call("Final")  # as a worker does after each accrual request
     body = client.get("/metrics").get_data(as_text=True)
-    assert 'gophermart_http_request_duration_seconds_count{endpoint="api.hand_in_order",method="POST",status="202"} 1.0' in body
+    assert metric(body, uploads) == before + 1
     assert 'gophermart_http_request_duration_seconds_bucket{endpoint="api.orders",le="0.005",method="GET",status="200"}' in body
-    assert 'gophermart_orders{status="NEW"} 1.0' in body
-    assert "gophermart_accrual_calls" in body
-    assert "gophermart_accrual_pause_seconds 0.0" in body
+    assert metric(body, 'gophermart_orders{status="NEW"}') == 1
+    assert metric(body, 'gophermart_accrual_calls_total{outcome="Final"}') == 1
+    assert metric(body, "gophermart_accrual_pause_seconds") == 0
 
 
 def test_metrics_of_all_gunicorn_workers_are_aggregated(live_web):
