@@ -25,3 +25,8 @@ def is_valid_order_number(number: object) -> bool:
         and _DIGITS.fullmatch(number) is not None
         and luhn_valid(number)
     )
+
+
+def with_check_digit(prefix: str) -> str:
+    """`prefix` followed by the digit that makes it pass the Luhn check."""
+    return next(f"{prefix}{check}" for check in range(10) if luhn_valid(f"{prefix}{check}"))

@@ -17,13 +17,7 @@ import time
 
 import requests
 
-
-def luhn(prefix: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(prefix + "0")):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return prefix + str((10 - total % 10) % 10)
+from gophermart.luhn import with_check_digit as luhn
 
 
 class Demo:

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from gophermart.extensions import db
-from gophermart.luhn import luhn_valid
+from gophermart.luhn import with_check_digit
 from gophermart.models import Order, OrderStatus, User
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
@@ -11,7 +11,7 @@ from gophermart.services.orders import submit_order
 
 def luhn_number(seed: int) -> str:
     """A Luhn-valid order number: the seed's digits plus a check digit."""
-    return next(f"{seed}{check}" for check in range(10) if luhn_valid(f"{seed}{check}"))
+    return with_check_digit(str(seed))
 
 
 def credit(app, login: str, amount: Decimal | str, number: str | None = None) -> str:
