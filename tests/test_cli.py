@@ -90,3 +90,36 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_flask_shell_preloads_db_models_and_tasks(app):
+    context = app.make_shell_context()
+    assert {"db", "User", "Order", "OrderStatus", "Withdrawal", "check_order", "sweep"} <= set(context)
+    assert context["check_order"].name == "gophermart.check_order"
+
+
+def test_flask_requeue_makes_orders_due_now(app, register):
+    from datetime import timedelta
+
+    from gophermart.extensions import db
+    from gophermart.models import Order, utcnow
+    from tests.factories import luhn_number
+
+    register("requeue")
+    with app.app_context():
+        user_id = db.session.execute(db.text("SELECT id FROM users")).scalar_one()
+        later = utcnow() + timedelta(hours=1)
+        db.session.add_all([Order(number=luhn_number(800 + i), user_id=user_id, next_check_at=later, parked_at=utcnow())
+                            for i in range(3)])
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["requeue", "--status", "NEW"])
+    assert result.exit_code == 0 and "3 orders due for a check now" in result.output
+    with app.app_context():
+        orders = db.session.execute(db.select(Order)).scalars().all()
+        assert all(o.next_check_at <= utcnow() and o.parked_at is None for o in orders)
+
+
+def test_flask_settings_hides_secrets(app):
+    result = app.test_cli_runner().invoke(args=["settings"])
+    assert result.exit_code == 0 and "run_address = " in result.output
+    assert app.secret_key not in result.output
