@@ -93,7 +93,8 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
 
 
 def test_flask_shell_preloads_db_models_and_tasks(app):
-    context = app.make_shell_context()
+    with app.app_context():
+        context = app.make_shell_context()
     assert {"db", "User", "Order", "OrderStatus", "Withdrawal", "check_order", "sweep"} <= set(context)
     assert context["check_order"].name == "gophermart.check_order"
 
