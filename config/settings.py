@@ -88,6 +88,12 @@ def log_level(value: str) -> str:
     return level
 
 
+def log_format(value: str) -> str:
+    if value.strip().lower() not in ("json", "text"):
+        raise ValueError("must be json or text")
+    return value.strip().lower()
+
+
 def boolean(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -128,7 +134,7 @@ class Settings:
     token_ttl_seconds: int = _setting("TOKEN_TTL_SECONDS", positive_int, 7 * 24 * 3600)
     session_cookie_secure: bool = _setting("SESSION_COOKIE_SECURE", boolean, False)
     log_level: str = _setting("LOG_LEVEL", log_level, "INFO")
-    log_format: str = _setting("LOG_FORMAT", text, "json")
+    log_format: str = _setting("LOG_FORMAT", log_format, "json")
     web_workers: int = _setting("WEB_WORKERS", positive_int, 2)
     web_threads: int = _setting("WEB_THREADS", positive_int, 8)
     worker_concurrency: int = _setting("WORKER_CONCURRENCY", positive_int, 4)

@@ -1,28 +1,15 @@
-"""One logging set-up shared by web, worker and beat: JSON lines, or plain text on request."""
+"""One logging set-up shared by web, worker and beat: JSON lines (python-json-logger), or
+plain text for a terminal (LOG_FORMAT=text). Fields passed with `extra=` appear in both."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import datetime, timezone
 
-# Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
+from pythonjsonlogger.json import JsonFormatter
+
+# Attributes every LogRecord has; anything else was passed in `extra=`.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -37,7 +24,15 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     if fmt == "text":
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     else:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(
+            JsonFormatter(
+                "{levelname}{name}{message}",
+                style="{",
+                rename_fields={"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"},
+                timestamp="ts",  # ISO 8601 in UTC
+                json_ensure_ascii=False,
+            )
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
