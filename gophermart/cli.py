@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings(args)
-        if role in ("worker",) and not settings.accrual_system_address:
+        if role == "worker" and not settings.accrual_system_address:
             raise SettingsError("ACCRUAL_SYSTEM_ADDRESS (-r) is required for the worker")
     except SettingsError as exc:
         print(f"gophermart: bad setting: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger("gophermart.supervisor")
 
@@ -27,13 +27,11 @@ class Child:
     command: list[str]
     process: subprocess.Popen | None = None
     restarts: int = 0
-    started_at: float = field(default=0.0)
 
     def start(self, env: dict[str, str]) -> None:
         # Own session: a terminal's Ctrl-C reaches the supervisor only, which then stops
         # every child in order; killpg also reaches a child's own children (worker pool).
         self.process = subprocess.Popen(self.command, env=env, start_new_session=True)
-        self.started_at = time.monotonic()
         log.info("started", extra={"role": self.name, "pid": self.process.pid})
 
     def terminate(self) -> None:
