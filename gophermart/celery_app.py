@@ -37,6 +37,8 @@ def broker_options(settings: Settings) -> dict:
             "data_folder_out": str(queue_dir / "queue"),
             "processed_folder": str(queue_dir / "processed"),
             "store_processed": False,
+            # The folder is polled: often enough for prompt checks and a quick shutdown.
+            "polling_interval": 0.2,
         },
     }
 

@@ -17,11 +17,22 @@ def empty_database(make_database):
     return make_database("cli")
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, stop_signal):
+@pytest.mark.parametrize(
+    "role,stop_signal,within",
+    [
+        # The all-in-one run stops web, worker and beat gracefully within 20 s …
+        ([], signal.SIGINT, 20),
+        ([], signal.SIGTERM, 20),
+        # … the web role alone within 10 s.
+        (["web"], signal.SIGINT, 10),
+        (["web"], signal.SIGTERM, 10),
+    ],
+)
+def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, role, stop_signal, within):
     port = free_port()
-    env = service_env(empty_database.replace("postgresql://", "postgres://"), tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}")
-    process = subprocess.Popen(gophermart_command(), env=env)
+    env = service_env(empty_database.replace("postgresql://", "postgres://"), tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}",
+                      ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9")
+    process = subprocess.Popen(gophermart_command(*role), env=env)
     try:
         wait_for_port(port, process)
         base = f"http://127.0.0.1:{port}"
@@ -29,8 +40,8 @@ def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, st
         assert response.status_code == 200  # the schema was created by the start-up migration
         started = time.monotonic()
         process.send_signal(stop_signal)
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - started < 10
+        assert process.wait(timeout=within) == 0
+        assert time.monotonic() - started < within
     finally:
         if process.poll() is None:
             process.kill()
