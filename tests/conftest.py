@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from config import load_settings
 from gophermart import create_app
 from gophermart.extensions import db, limiter
+from tests.accrual_sim.helpers import start_simulator
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
@@ -111,6 +112,28 @@ def _push_request_context():
     `client` fixture, which for the same reason is not used as a context manager).
     """
     yield
+
+
+@pytest.fixture(scope="module")
+def simulator(simulator_calc_seconds):
+    """The bundled accrual simulator (the real process), one per test module."""
+    running = start_simulator(["--calc-time", str(simulator_calc_seconds)])
+    yield running
+    assert running.stop() == 0
+
+
+@pytest.fixture
+def sim(simulator, simulator_calc_seconds):
+    """The module's simulator with empty state and default knobs."""
+    simulator.reset(state=True)
+    simulator.configure(rate_limit=0, rate_window=60, calc_seconds=simulator_calc_seconds, fault_rate=0, latency_ms=0)
+    return simulator
+
+
+@pytest.fixture(scope="module")
+def simulator_calc_seconds() -> float:
+    """How long the simulator calculates an order; folders of tests choose their own."""
+    return 1
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytest
 import redis as redis_lib
 import requests
 
-from tests.accrual_sim.helpers import start_simulator
 from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
 from tests.pipeline.conftest import redis_url  # noqa: F401  (fixture)
 
@@ -59,20 +58,6 @@ class Stack:
 
     def output(self, role: str) -> str:
         return (self.logs / f"{role}.log").read_text(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def simulator():
-    sim = start_simulator(["--calc-time", "1"])
-    yield sim
-    assert sim.stop() == 0
-
-
-@pytest.fixture
-def sim(simulator):
-    simulator.reset(state=True)
-    simulator.configure(rate_limit=0, rate_window=60, calc_seconds=1, fault_rate=0, latency_ms=0)
-    return simulator
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 from gophermart.accrual import AccrualClient
 from gophermart.accrual_gate import DatabaseGate, RedisGate
 from gophermart.extensions import db
-from tests.accrual_sim.helpers import start_simulator
 
 REDIS_BASE = "redis://127.0.0.1:6379"
 
@@ -29,18 +28,8 @@ def redis_client(redis_url):
 
 
 @pytest.fixture(scope="module")
-def simulator():
-    sim = start_simulator(["--calc-time", "0"])
-    yield sim
-    assert sim.stop() == 0
-
-
-@pytest.fixture
-def sim(simulator):
-    """The module's simulator with empty state and default knobs."""
-    simulator.reset(state=True)
-    simulator.configure(rate_limit=0, rate_window=60, calc_seconds=0, fault_rate=0, latency_ms=0)
-    return simulator
+def simulator_calc_seconds() -> float:
+    return 0  # final at once: these tests drive each check by hand
 
 
 @pytest.fixture
