@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import requests
@@ -179,6 +180,21 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a process and everything it started (the all-in-one run's children live in
+    sessions of their own, so killing the parent alone would leave them running)."""
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    for member in [*family, process]:
+        try:
+            member.kill()
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass
+    process.wait()
 
 
 def service_env(database_uri: str, instance_dir: Path, **extra: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from config.settings import PROJECT_ROOT
-from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.conftest import free_port, kill_tree, gophermart_command, service_env, wait_for_port
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, ro
         assert time.monotonic() - started < within
     finally:
         if process.poll() is None:
-            process.kill()
+            kill_tree(process)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
         assert process.wait(timeout=20) == 0
     finally:
         if process.poll() is None:
-            process.kill()
+            kill_tree(process)
 
 
 def test_flask_shell_preloads_db_models_and_tasks(app):

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.conftest import free_port, service_env, wait_for_port
+from tests.conftest import free_port, kill_tree, service_env, wait_for_port
 from tests.e2e.conftest import Shopper
 
 
@@ -45,4 +45,4 @@ def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_databas
         assert not alive, f"left behind: {alive}"
     finally:
         if process.poll() is None:
-            process.kill()
+            kill_tree(process)

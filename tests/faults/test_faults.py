@@ -11,7 +11,7 @@ import psycopg
 import requests
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.conftest import free_port, gophermart_command, kill_tree, service_env, wait_for_port
 from tests.e2e.conftest import Shopper
 from tests.faults.conftest import ledger_totals
 
@@ -92,6 +92,14 @@ def test_whole_service_sigterm_under_load(servers, tmp_path):
     env = service_env(postgres.uri, tmp_path, REDIS_URL=redis.url, ACCRUAL_SYSTEM_ADDRESS=simulator.url,
                       RUN_ADDRESS=f"127.0.0.1:{port}")
     process = subprocess.Popen(gophermart_command(), env=env)
+    try:
+        run_under_load_and_stop(process, port, postgres)
+    finally:
+        if process.poll() is None:
+            kill_tree(process)
+
+
+def run_under_load_and_stop(process, port, postgres):
     wait_for_port(port, process)
     base = f"http://127.0.0.1:{port}"
     shopper = Shopper(base, "sigterm")
@@ -114,12 +122,14 @@ def test_whole_service_sigterm_under_load(servers, tmp_path):
     threads = [threading.Thread(target=load) for _ in range(6)]
     for thread in threads:
         thread.start()
-    time.sleep(1.5)
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=20) == 0
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     assert answers and all(code == 200 for _, code in answers), {code for _, code in answers}
     with psycopg_conn(postgres) as conn:
         recorded = {row[0] for row in conn.execute(
