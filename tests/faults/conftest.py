@@ -4,6 +4,7 @@ simulator — which they stop and start at will without disturbing the rest of t
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -90,7 +91,21 @@ def fault_stack(servers, tmp_path_factory):
     subprocess.run(gophermart_command("migrate"), env=env, check=True)
     for role in ("worker", "beat", "web"):
         stack.start(role)
+    # Restart a role that dies, as the all-in-one supervisor or compose's restart policy
+    # does: a worker may exit when its broker goes away at a bad moment.
+    watching = threading.Event()
+
+    def restart_dead_roles():
+        while not watching.wait(0.5):
+            for role, process in list(stack.processes.items()):
+                if process.poll() is not None and role != "web":
+                    stack.start(role)
+
+    watchdog = threading.Thread(target=restart_dead_roles, daemon=True)
+    watchdog.start()
     yield stack
+    watching.set()
+    watchdog.join()
     stack.stop_all()
 
 
