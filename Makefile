@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install run test clean
+.PHONY: install run test clean bench
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install  # BENCH_ARGS="--quick" or "--only api|pipeline"; writes docs/BENCHMARKS.md
+	$(BIN)/python -m pip install --quiet -e '.[bench]' && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

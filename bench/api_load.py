@@ -30,11 +30,15 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 @contextmanager
-def servers(logs: Path):
+def servers(logs: Path, **settings: str):
+    """The service and the trivial server, both with the service's defaults (JSON request
+    logs at INFO included, written to a file) unless `settings` (environment variables such
+    as WEB_WORKERS) say otherwise."""
     database = fresh_database(DB_NAME)
     env = dict(os.environ, DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
-               ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", LOG_LEVEL="WARNING", LOG_FORMAT="json")
+               ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", LOG_LEVEL="INFO", LOG_FORMAT="json")
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
+    env.update(settings)
     subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     web, trivial = free_port(), free_port()
     commands = [
@@ -90,9 +94,18 @@ def wrk(url: str, connections: int, seconds: int, script: str, **env: str) -> di
     }
 
 
-def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print) -> dict:
+def load_average() -> float:
+    """The machine's 1-minute load average: how busy it was (other work included)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, only=None, **settings: str) -> dict:
+    """{endpoint: [row per concurrency]}. Concurrency by concurrency, the trivial endpoint
+    first, so each share of it compares runs made close together; every run follows a
+    one-second warm-up that is not counted. `only` keeps the endpoints whose names contain
+    one of its strings (the ceiling is always measured)."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-api-"))
-    with servers(logs) as (api, trivial, database):
+    with servers(logs, **settings) as (api, trivial, database):
         tokens = prepare(api, database)
         scenarios = {
             "trivial endpoint (ceiling)": (trivial + "/", "get.lua", {}),
@@ -103,13 +116,17 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print) -> d
             "POST /api/user/balance/withdraw": (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
             "POST /api/user/login": (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": "bench-pw"}),
         }
-        results = {}
-        for name, (url, script, env) in scenarios.items():
-            results[name] = []
-            for connections in concurrencies:
+        if only:
+            scenarios = {name: scenario for name, scenario in scenarios.items()
+                         if name.startswith("trivial") or any(part in name for part in only)}
+        results = {name: [] for name in scenarios}
+        for connections in concurrencies:
+            for name, (url, script, env) in scenarios.items():
+                wrk(url, connections, 1, script, **env)  # warm-up: connections, caches
                 row = wrk(url, connections, seconds, script, **env)
-                progress(f"  {name:40s} c={connections:<3d} {row['rps']:9.1f} req/s  p50 {row['p50_ms']:.1f} ms"
-                         f"  p99 {row['p99_ms']:.1f} ms  errors {row['errors']}")
+                row["load_average"] = load_average()
+                progress(f"  c={connections:<3d} {name:36s} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.1f} ms"
+                         f"  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}  (load {row['load_average']:.1f})")
                 results[name].append(row)
-                time.sleep(1)
+                time.sleep(0.5)
     return results

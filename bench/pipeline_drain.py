@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,7 +73,50 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
         stop(processes.values())
 
 
-def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> dict:
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def pauses_from_logs(worker_log: Path) -> dict:
+    """What the workers did around each 429, from their JSON log lines.
+
+    Every 429 a worker receives logs "pausing every worker" with the pause's end; the
+    announcements that come while a pause is on belong to it (one episode). Every accrual
+    call logs its outcome and duration when it returns, so it was sent `duration_ms`
+    earlier. A request sent after an episode was announced and before it ended was sent
+    into an announced pause (the service's fault); a 429 for a request sent before the
+    announcement was already on its way when the first 429 came back.
+    """
+    calls, announcements = [], []
+    for line in worker_log.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("msg") == "accrual call":
+            returned = _epoch(entry["ts"])
+            calls.append((returned - entry["duration_ms"] / 1000, entry["outcome"]))
+        elif entry.get("msg") == "accrual system rate limit: pausing every worker":
+            announcements.append((_epoch(entry["ts"]), float(entry["pause_until"])))
+    episodes: list[list[float]] = []  # [announced at, ends at]
+    for announced, until in sorted(announcements):
+        if episodes and announced < episodes[-1][1]:
+            episodes[-1][1] = max(episodes[-1][1], until)
+        else:
+            episodes.append([announced, until])
+    into_pause = sum(1 for sent, _ in calls if any(a <= sent < end for a, end in episodes))
+    per_pause = [sum(1 for sent, outcome in calls if outcome == "RateLimited"
+                     and (i == 0 or sent >= episodes[i - 1][1]) and sent < end)
+                 for i, (_, end) in enumerate(episodes)]
+    return {"pauses": len(episodes), "most_429s_in_one_pause": max(per_pause, default=0),
+            "requests_sent_into_announced_pause": into_pause}
+
+
+def drain(orders: int, calc: float, limit: int, window: float, workers: int, pace: float | None = None) -> dict:
+    """Hand in `orders` orders (all at once from 8 clients, or `pace` per second) and
+    time them until every one is final."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-"))
     with running_stack(calc, limit, window, workers, logs) as (api, sim):
         http = requests.Session()
@@ -86,27 +130,35 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> 
         uploaded: dict[str, float] = {}
         started = time.monotonic()
 
-        def hand_in(number):
+        def hand_in(indexed):
+            index, number = indexed
+            if pace:
+                time.sleep(max(0.0, started + index / pace - time.monotonic()))
             code = requests.post(f"{api}/api/user/orders", data=number, headers=headers).status_code
             uploaded[number] = time.monotonic()
             return code
 
-        with ThreadPoolExecutor(8) as pool:
-            assert set(pool.map(hand_in, numbers)) == {202}
+        # The orders are watched from the start, so one final during the hand-in is seen then.
+        hand_ins = ThreadPoolExecutor(8)
+        codes = hand_ins.map(hand_in, enumerate(numbers))
         finished: dict[str, float] = {}
         last_report = 0.0
         while len(finished) < orders:
-            body = http.get(f"{api}/api/user/orders", headers=headers).json()
+            response = http.get(f"{api}/api/user/orders", headers=headers)
             now = time.monotonic()
-            for order in body:
+            for order in response.json() if response.status_code == 200 else []:
                 if order["status"] in ("PROCESSED", "INVALID") and order["number"] not in finished:
                     finished[order["number"]] = now
             if now - last_report > 5:
-                print(f"  {len(finished)}/{orders} final after {now - started:.0f} s", file=sys.stderr)
+                print(f"  {len(uploaded)} handed in, {len(finished)}/{orders} final after {now - started:.0f} s",
+                      file=sys.stderr)
                 last_report = now
             if now - started > 1800:
                 raise TimeoutError("orders not final after 30 minutes")
             time.sleep(0.1)
+        assert set(codes) == {202}
+        hand_ins.shutdown()
+        handed_in = max(uploaded.values()) - started
         elapsed = max(finished.values()) - started
         stats = http.get(f"{sim}/admin/stats").json()
     allowed = limit / window if limit else None
@@ -115,6 +167,8 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> 
         "orders": orders,
         "calc_seconds": calc,
         "limit": f"{limit} per {window:g} s" if limit else "none",
+        "hand_in": f"{pace:g} per second" if pace else "all at once",
+        "hand_in_seconds": round(handed_in, 1),
         "seconds": round(elapsed, 1),
         "orders_per_second": round(orders / elapsed, 2),
         "requests_per_order": round(stats["order_gets"]["total"] / orders, 2),
@@ -124,6 +178,7 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int) -> 
     }
     if allowed:
         result["drain_share_of_allowed_rate"] = round(orders / elapsed / allowed, 2)
+    result.update(pauses_from_logs(logs / "worker.log"))
     return result
 
 
@@ -134,8 +189,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=30)
     parser.add_argument("--calc", type=float, default=1.0, help="simulator calculation time, seconds")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--pace", type=float, help="hand orders in at this many per second (default: all at once)")
     args = parser.parse_args()
-    result = drain(args.orders, args.calc, args.limit, args.window, args.workers)
+    result = drain(args.orders, args.calc, args.limit, args.window, args.workers, args.pace)
     print(json.dumps({"machine": machine(), "result": result}, indent=2))
 
 

@@ -42,6 +42,9 @@ def _load_by_auth_id(auth_id: object) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or user.auth_version != int(version):
         return None
+    # Detached, with every column loaded: a commit later in the request cannot expire it,
+    # so reading it afterwards (the request log reads its id) costs no second query.
+    db.session.expunge(user)
     return user
 
 

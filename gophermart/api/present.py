@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Response
+from sqlalchemy.engine import Row
 
 from gophermart.models import Order, Withdrawal
 from gophermart.money import for_json
 
+_NO_OFFSET = timedelta(0)
+
 
 def timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    # PostgreSQL hands back its session time zone (often Etc/UTC, a zone object, not
+    # timezone.utc); a moment already at offset zero prints the same without converting.
+    if moment.utcoffset() != _NO_OFFSET:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="seconds")
 
 
-def order(item: Order) -> dict:
-    body = {"number": item.number, "status": item.status.value}
-    if item.accrual:
-        body["accrual"] = for_json(item.accrual)
-    body["uploaded_at"] = timestamp(item.uploaded_at)
+def order(item: Order | Row) -> dict:
+    """An Order, or a row of services.orders.list_orders (lists run to thousands: a row is
+    unpacked, far cheaper than reading its fields by name)."""
+    if isinstance(item, Row):
+        number, status, accrual, uploaded_at = item
+    else:
+        number, status, accrual, uploaded_at = item.number, item.status, item.accrual, item.uploaded_at
+    body = {"number": number, "status": status.value}
+    if accrual:
+        body["accrual"] = for_json(accrual)
+    body["uploaded_at"] = timestamp(uploaded_at)
     return body
 
 

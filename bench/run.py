@@ -1,0 +1,410 @@
+"""Run the benchmarks and write docs/BENCHMARKS.md with charts in docs/bench/.
+
+    .venv/bin/python bench/run.py                 # everything, about ten minutes
+    .venv/bin/python bench/run.py --quick         # short runs: a smoke check of the tooling
+    .venv/bin/python bench/run.py --only api      # or: --only pipeline
+
+The API benchmark drives every endpoint with wrk at several concurrencies against
+`gophermart web` and against a trivial Flask endpoint under the same gunicorn settings
+(the ceiling a Python service on this machine can reach), and measures each hot path's
+cost in-process. The pipeline benchmarks start the whole stack (web, worker, beat, the
+bundled accrual simulator) and measure how fast handed-in orders become final, against a
+rate-limited and an unlimited simulator. Needs PostgreSQL and Redis as for the tests
+(BENCH_DATABASE_ADMIN_URI, BENCH_REDIS_URL), wrk, and matplotlib (`pip install -e '.[bench]'`).
+
+With --only, the part not run keeps its figures from the previous report (read back from
+the raw results saved next to the charts), so the report always shows both parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+import api_load  # noqa: E402
+import pipeline_drain  # noqa: E402
+import profile_paths  # noqa: E402
+from common import machine  # noqa: E402
+
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+CHARTS = ROOT / "docs" / "bench"
+RAW = CHARTS / "results.json"
+FINDINGS = HERE / "FINDINGS.md"
+
+TRIVIAL = "trivial endpoint (ceiling)"
+BALANCE = "GET /api/user/balance"
+ORDERS_1000 = "GET /api/user/orders (1000 orders)"
+POST_ORDERS = "POST /api/user/orders"
+TARGET_CONNECTIONS = 32
+
+FULL = {"concurrencies": (1, 8, 32, 64), "seconds": 8, "orders": 1000, "limit": 300, "window": 30.0, "calc": 1.0,
+        "profile_count": 200, "profile_rounds": 5}
+QUICK = {"concurrencies": (1, 8, 32, 64), "seconds": 2, "orders": 150, "limit": 50, "window": 10.0, "calc": 1.0,
+         "profile_count": 30, "profile_rounds": 2}
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def service_settings() -> dict:
+    """The service's settings in force for the benchmark (its defaults unless the
+    environment overrides them)."""
+    from config import load_settings
+
+    settings = load_settings(argv=[])
+    return {"web_workers": settings.web_workers, "web_threads": settings.web_threads,
+            "db_pool_size": settings.db_pool_size, "worker_concurrency": settings.worker_concurrency}
+
+
+def run_api(plan: dict) -> dict:
+    started = time.monotonic()
+    progress("API: in-process cost of each hot path (Flask test client, no HTTP server)")
+    counts = {name: max(2, plan["profile_count"] // 10) if name == "orders1000" else plan["profile_count"]
+              for name in ("healthz", "balance", "orders10", "orders1000", "post_order", "withdraw")}
+    in_process = profile_paths.measure(counts, plan["profile_rounds"], progress=progress)
+    progress(f"API: wrk, {plan['seconds']} s per endpoint and concurrency {list(plan['concurrencies'])}")
+    rows = api_load.measure(plan["concurrencies"], plan["seconds"], progress=progress)
+    progress(f"API: done in {time.monotonic() - started:.0f} s")
+    return {"settings": service_settings(), "seconds": plan["seconds"], "in_process": in_process, "endpoints": rows}
+
+
+def run_pipeline(plan: dict) -> dict:
+    started = time.monotonic()
+    workers = service_settings()["worker_concurrency"]
+    progress(f"Pipeline: {plan['orders']} orders, simulator limited to {plan['limit']} per {plan['window']:g} s,"
+             f" calculation {plan['calc']:g} s")
+    limited = pipeline_drain.drain(plan["orders"], plan["calc"], plan["limit"], plan["window"], workers)
+    progress(f"  {json.dumps(limited)}")
+    progress(f"Pipeline: {plan['orders']} orders, unlimited simulator, calculation {plan['calc']:g} s")
+    unlimited = pipeline_drain.drain(plan["orders"], plan["calc"], 0, plan["window"], workers)
+    progress(f"  {json.dumps(unlimited)}")
+    progress(f"Pipeline: done in {time.monotonic() - started:.0f} s")
+    return {"limited": limited, "unlimited": unlimited, "worker_concurrency": workers}
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _row(rows: list[dict], connections: int) -> dict | None:
+    return next((row for row in rows if row["connections"] == connections), None)
+
+
+def share(endpoints: dict, name: str, connections: int) -> float | None:
+    row, ceiling = _row(endpoints.get(name, []), connections), _row(endpoints.get(TRIVIAL, []), connections)
+    if not row or not ceiling or not ceiling["rps"]:
+        return None
+    return row["rps"] / ceiling["rps"]
+
+
+def targets(api: dict | None, pipeline: dict | None) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each target; met is None when not measured."""
+    out: list[tuple[str, str, bool | None]] = []
+    c = TARGET_CONNECTIONS
+    endpoints = api["endpoints"] if api else {}
+    balance_share = share(endpoints, BALANCE, c)
+    out.append((f"GET balance ≥ 0.6 of the trivial endpoint's throughput at {c} connections",
+                f"{balance_share:.2f}" if balance_share is not None else "not measured",
+                None if balance_share is None else balance_share >= 0.6))
+    balance = _row(endpoints.get(BALANCE, []), c)
+    out.append((f"GET balance p99 < 50 ms at {c} connections",
+                f"{balance['p99_ms']:.1f} ms" if balance else "not measured",
+                None if not balance else balance["p99_ms"] < 50))
+    post_share = share(endpoints, POST_ORDERS, c)
+    out.append((f"POST orders ≥ 0.4 of the trivial endpoint's throughput at {c} connections",
+                f"{post_share:.2f}" if post_share is not None else "not measured",
+                None if post_share is None else post_share >= 0.4))
+    lists = endpoints.get(ORDERS_1000, [])
+    for row in lists:
+        out.append((f"GET orders (1000 orders) p50 < 50 ms at {row['connections']} connection"
+                    f"{'s' if row['connections'] > 1 else ''}", f"{row['p50_ms']:.1f} ms", row["p50_ms"] < 50))
+    if not lists:
+        out.append(("GET orders (1000 orders) p50 < 50 ms", "not measured", None))
+    limited = pipeline["limited"] if pipeline else None
+    out.append(("Pipeline drain ≥ 0.9 of the allowed rate (rate-limited simulator)",
+                f"{limited['drain_share_of_allowed_rate']:.2f}" if limited else "not measured",
+                None if not limited else limited["drain_share_of_allowed_rate"] >= 0.9))
+    out.append(("At most one 429 per pause (rate-limited simulator)",
+                f"{limited['responses_429']} × 429 in {limited['pauses']} pause{'s' if limited['pauses'] != 1 else ''},"
+                f" at most {limited['most_429s_in_one_pause']} in one; {limited['requests_sent_into_announced_pause']}"
+                " requests sent into an announced pause" if limited else "not measured",
+                None if not limited else limited["most_429s_in_one_pause"] <= 1))
+    unlimited = pipeline["unlimited"] if pipeline else None
+    out.append(("Unlimited simulator: median upload-to-PROCESSED within 1 s of the calculation time",
+                f"calculation + {unlimited['median_latency_minus_calc']:.2f} s" if unlimited else "not measured",
+                None if not unlimited else unlimited["median_latency_minus_calc"] <= 1.0))
+    return out
+
+
+def _fmt_rps(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def api_section(api: dict) -> list[str]:
+    endpoints = api["endpoints"]
+    concurrencies = [row["connections"] for row in endpoints[TRIVIAL]]
+    settings = api["settings"]
+    header = "| endpoint | " + " | ".join(f"c = {c}" for c in concurrencies) + " |"
+    rule = "|---|" + "---:|" * len(concurrencies)
+    lines = [
+        "## API: throughput and latency",
+        "",
+        f"wrk (2 threads, keep-alive) for {api['seconds']} s per endpoint and concurrency (after a 1 s warm-up),"
+        " concurrency by concurrency with the trivial endpoint first. `gophermart web` runs with its"
+        f" defaults: {settings['web_workers']} gunicorn workers × {settings['web_threads']} threads (gthread),"
+        f" {settings['db_pool_size']} database connections per process, JSON request logs at INFO (to a file),"
+        " Prometheus metrics in multi-process mode; PostgreSQL and Redis on the same machine. The trivial"
+        " endpoint is a bare Flask app returning a constant JSON object under exactly the same gunicorn"
+        " settings: no extensions, no database. Users, orders and balances are prepared before the runs:"
+        " GET balance reads a user with a large balance, the order lists belong to users with 10 and 1000"
+        " orders, POST orders hands in a new Luhn-valid number every time, and so does the withdrawal"
+        " (0.01 each); login checks an argon2id hash at the production cost.",
+        "",
+        "### Throughput, requests per second (share of the trivial endpoint at the same concurrency)",
+        "",
+        header,
+        rule,
+    ]
+    for name, rows in endpoints.items():
+        cells = []
+        for c in concurrencies:
+            row = _row(rows, c)
+            if row is None:
+                cells.append("–")
+            elif name == TRIVIAL:
+                cells.append(_fmt_rps(row["rps"]))
+            else:
+                cells.append(f"{_fmt_rps(row['rps'])} ({share(endpoints, name, c):.2f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "### Latency, p50 / p99 in milliseconds", "", header, rule]
+    for name, rows in endpoints.items():
+        cells = [f"{_fmt_ms(row['p50_ms'])} / {_fmt_ms(row['p99_ms'])}" if (row := _row(rows, c)) else "–"
+                 for c in concurrencies]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    errors = [(name, row) for name, rows in endpoints.items() for row in rows
+              if row["errors"] or row.get("socket_errors")]
+    lines.append("")
+    if errors:
+        lines.append("Errors: " + "; ".join(
+            f"{name} at c = {row['connections']}: {row['errors']} non-2xx"
+            + (f", socket errors {row['socket_errors']}" if row.get("socket_errors") else "") for name, row in errors))
+    else:
+        lines.append("No request failed: no non-2xx answers and no socket errors in any run.")
+    loads = [row["load_average"] for rows in endpoints.values() for row in rows if "load_average" in row]
+    if loads:
+        lines.append(f"The machine's 1-minute load average after the runs ranged from {min(loads):.1f} to"
+                     f" {max(loads):.1f} (wrk, the servers, PostgreSQL and any other work on the machine).")
+    lines += [
+        "",
+        "![Throughput against concurrency](bench/throughput.png)",
+        "",
+        "![p50 and p99 latency against concurrency](bench/latency.png)",
+        "",
+        "### Cost per request in-process",
+        "",
+        "The same paths through the Flask test client against the same kind of data: no HTTP server, no"
+        " load generator, one request at a time. Wall-clock time and this process's CPU time per request,"
+        " the fastest of several rounds (other work on the machine slows rounds down, never speeds them up)."
+        " `healthz` is the Flask stack and the service's extensions (request log, metrics, security headers)"
+        " with no authentication and no database.",
+        "",
+        "| path | wall ms / request | CPU ms / request |",
+        "|---|---:|---:|",
+    ]
+    labels = {"healthz": "GET /healthz", "balance": BALANCE, "orders10": "GET /api/user/orders (10 orders)",
+              "orders1000": ORDERS_1000, "post_order": POST_ORDERS, "withdraw": "POST /api/user/balance/withdraw"}
+    for key, value in api["in_process"].items():
+        lines.append(f"| {labels.get(key, key)} | {value['wall_ms']:.2f} | {value['cpu_ms']:.2f} |")
+    return lines + [""]
+
+
+def pipeline_section(pipeline: dict) -> list[str]:
+    limited, unlimited = pipeline["limited"], pipeline["unlimited"]
+    return [
+        "## Pipeline: from hand-in to a final status",
+        "",
+        "The whole stack runs as deployed: `gophermart web`, `worker`"
+        f" ({pipeline['worker_concurrency']} processes) and `beat`, against the bundled accrual simulator, on"
+        " PostgreSQL and Redis. The simulator knows every order (10 % accrual); all orders are handed in at"
+        " once by 8 parallel clients, and the benchmark polls `GET /api/user/orders` until all are final.",
+        "",
+        "| run | orders | simulator limit | calculation | seconds | orders final / s | share of allowed rate"
+        " | accrual requests / order | 429s | pauses | requests sent into an announced pause"
+        " | median upload→PROCESSED − calculation |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _pipeline_row("rate-limited", limited),
+        _pipeline_row("unlimited", unlimited),
+        "",
+        "Rate-limited: the simulator answers 429 with `Retry-After` to the first request past its window;"
+        " every worker then waits out the announced pause and the gate paces the rest to the announced"
+        " rate, so the allowed rate bounds the drain. The pauses and the requests sent into one come from"
+        " the workers' log lines: a request counts as sent into a pause when it left after the pause was"
+        " announced (its 429 had come back) and before the pause ended; a 429 for a request that left"
+        " before that was already on its way. The simulator itself counted"
+        f" {limited['requests_during_pause']} request(s) arriving while its pause was on."
+        " Unlimited: how quickly an order is final once its calculation is done (the first check is timed"
+        " by the learned calculation time).",
+        "",
+    ]
+
+
+def _pipeline_row(label: str, result: dict) -> str:
+    allowed = result.get("drain_share_of_allowed_rate")
+    return (f"| {label} | {result['orders']} | {result['limit']} | {result['calc_seconds']:g} s | {result['seconds']:g}"
+            f" | {result['orders_per_second']:g} | {f'{allowed:.2f}' if allowed is not None else '–'}"
+            f" | {result['requests_per_order']:g} | {result['responses_429']} | {result['pauses']}"
+            f" | {result['requests_sent_into_announced_pause']} | {result['median_latency_minus_calc']:+.2f} s |")
+
+
+def _when(part: dict | None) -> str:
+    if not part:
+        return "– (not run)"
+    return part["date"] + (" (a `--quick` run: short runs for a smoke check, not figures to quote)"
+                           if part.get("quick") else "")
+
+
+def report(results: dict) -> str:
+    facts = results["machine"]
+    api, pipeline = results.get("api"), results.get("pipeline")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`.venv/bin/python bench/run.py`; `--quick` for a smoke check,"
+        " `--only api` or `--only pipeline` for one part). Charts are in `docs/bench/`, the raw figures in"
+        " `docs/bench/results.json`. `bench/profile_paths.py --profile balance` (with pyinstrument installed"
+        " in the virtualenv) shows where one path's time goes.",
+        "",
+        "## Machine",
+        "",
+        f"- {facts['cores']} cores, {facts['cpu']}, shared: other work may run at the same time, so absolute"
+        " figures vary from run to run; the shares of the trivial endpoint measured alongside are the steadier"
+        " figure.",
+        f"- Python {facts['python']}, PostgreSQL {facts['postgresql']}, Redis {facts['redis']},"
+        f" {facts.get('os', '')}".rstrip(", "),
+        f"- API figures from {_when(api)}, pipeline figures from {_when(pipeline)}",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    for target, measured, met in targets(api, pipeline):
+        lines.append(f"| {target} | {measured} | {'–' if met is None else ('met' if met else 'not met')} |")
+    lines.append("")
+    lines += ["Why the targets that are not met are out of reach, and what would move them, is in the last section.", ""]
+    if api:
+        lines += api_section(api)
+    if pipeline:
+        lines += pipeline_section(pipeline)
+    if FINDINGS.exists():
+        lines += [FINDINGS.read_text().rstrip(), ""]
+    return "\n".join(lines)
+
+
+def charts(api: dict) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    CHARTS.mkdir(parents=True, exist_ok=True)
+    endpoints = api["endpoints"]
+    styles = {TRIVIAL: dict(color="black", linestyle="--")}
+
+    def lines(ax, key):
+        for name, rows in endpoints.items():
+            xs = [row["connections"] for row in rows if row[key] is not None]
+            ys = [row[key] for row in rows if row[key] is not None]
+            ax.plot(xs, ys, marker="o", label=name, **styles.get(name, {}))
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_yscale("log")
+        ax.set_xlabel("concurrent connections (wrk)")
+        ax.grid(True, which="both", alpha=0.3)
+
+    written = []
+    fig, ax = plt.subplots(figsize=(10, 6))
+    lines(ax, "rps")
+    ax.set_ylabel("requests per second (log scale)")
+    ax.set_title("Throughput against concurrency")
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    written.append(CHARTS / "throughput.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6), sharey=True)
+    for ax, key, title in ((axes[0], "p50_ms", "p50 latency"), (axes[1], "p99_ms", "p99 latency")):
+        lines(ax, key)
+        ax.set_title(f"{title} against concurrency")
+    axes[0].set_ylabel("milliseconds (log scale)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=9, loc="lower center", ncol=4)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    written.append(CHARTS / "latency.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Run the API and pipeline benchmarks; write docs/BENCHMARKS.md and charts in docs/bench/.")
+    parser.add_argument("--quick", action="store_true", help="short runs: a smoke check of the tooling, not figures")
+    parser.add_argument("--only", choices=["api", "pipeline"], help="run one part; the other keeps its last figures")
+    parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        parser.error("matplotlib is missing: pip install -e '.[bench]'")
+    if args.only != "pipeline" and not shutil.which("wrk"):
+        parser.error("wrk is missing (apt-get install wrk)")
+
+    previous = json.loads(RAW.read_text()) if RAW.exists() and args.only else {}
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results = {"machine": {**machine(), "os": f"{platform.system()} {platform.release()}"}}
+    started = time.monotonic()
+    for part, run in (("api", run_api), ("pipeline", run_pipeline)):
+        if args.only in (None, part):
+            results[part] = {**run(plan), "date": now, "quick": args.quick}
+        elif part in previous:
+            results[part] = previous[part]
+
+    text = report(results)
+    if args.no_write:
+        print(text)
+    else:
+        if results.get("api"):
+            for path in charts(results["api"]):
+                progress(f"wrote {path.relative_to(ROOT)}")
+        RAW.parent.mkdir(parents=True, exist_ok=True)
+        RAW.write_text(json.dumps(results, indent=1) + "\n")
+        DOC.write_text(text)
+        progress(f"wrote {DOC.relative_to(ROOT)} and {RAW.relative_to(ROOT)}")
+    for target, measured, met in targets(results.get("api"), results.get("pipeline")):
+        progress(f"  {'–' if met is None else ('met    ' if met else 'NOT met')}  {target}: {measured}")
+    progress(f"done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
