@@ -1,16 +1,18 @@
 """Pipeline benchmark: how fast handed-in orders reach a final status.
 
 Starts the real processes (gophermart web, worker and beat; the bundled accrual
-simulator) against PostgreSQL and Redis, registers N orders at the simulator, hands them
-all in, and reports:
+simulator) against PostgreSQL and Redis, hands N orders in (all at once from 8 clients,
+or --pace per second), each registered at the simulator just before, watches
+`GET /api/user/orders` from the start, and reports:
 
 - limited: the drain rate (orders finalised per second) as a share of the simulator's
-  allowed requests per second, the accrual requests spent per order, the 429s, and the
-  requests that arrived inside an announced pause;
+  allowed requests per second, the accrual requests spent per order, the 429s, the
+  pauses and the requests sent into an announced pause (from the workers' logs);
 - unlimited: orders finalised per second and the median upload-to-PROCESSED time minus
   the simulator's calculation time.
 
     .venv/bin/python bench/pipeline_drain.py --orders 1000 --limit 300 --window 30
+    .venv/bin/python bench/pipeline_drain.py --orders 1000 --limit 0 --pace 50
 
 PostgreSQL and Redis are reached as in the test suite (BENCH_DATABASE_ADMIN_URI,
 BENCH_REDIS_URL); the benchmark makes and drops a database of its own.
@@ -122,8 +124,6 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
         http = requests.Session()
         http.post(f"{sim}/api/goods", json={"match": "Bork", "reward": 10, "reward_type": "%"})
         numbers = [luhn(f"{7_000_000 + i}") for i in range(orders)]
-        for number in numbers:
-            http.post(f"{sim}/api/orders", json={"order": number, "goods": [{"description": "Bork", "price": 100}]})
         token = http.post(f"{api}/api/user/register", json={"login": "bench", "password": "pw"}).headers["Authorization"]
         http.post(f"{sim}/admin/reset")
         headers = {"Authorization": token}
@@ -131,9 +131,15 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
         started = time.monotonic()
 
         def hand_in(indexed):
+            # The purchase reaches the accrual system just before the order is handed in, so
+            # its calculation starts at the upload: latency minus calculation time is then
+            # the service's own share.
             index, number = indexed
             if pace:
                 time.sleep(max(0.0, started + index / pace - time.monotonic()))
+            registered = requests.post(f"{sim}/api/orders",
+                                       json={"order": number, "goods": [{"description": "Bork", "price": 100}]})
+            assert registered.status_code == 202, registered.text
             code = requests.post(f"{api}/api/user/orders", data=number, headers=headers).status_code
             uploaded[number] = time.monotonic()
             return code
