@@ -4,7 +4,7 @@
 - From then on requests are paced by a token bucket at the published limit (with a
   safety margin), so further `429`s are rare.
 - It also keeps the learned calculation time, so orders are checked when they are
-  likely final.
+  likely final (see `next_estimate`).
 
 State lives in Redis when REDIS_URL is set (atomic Lua scripts on Redis' own clock), and
 otherwise in the `accrual_gate` table of the service's database (atomic conditional
@@ -23,7 +23,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 PACE_SAFETY = 0.95
 BURST = 1.0
 DEFAULT_CALC_ESTIMATE = 1.0
-MAX_CALC_ESTIMATE = 60.0
+MIN_CALC_ESTIMATE, MAX_CALC_ESTIMATE = 0.05, 60.0
+RAISE = 1.2  # an order still pending at age a: its calculation takes longer than a
+LOWER_PER_SECOND = 0.05  # probe earlier by this share per second of orders final at once,
+LOWER_SECONDS_PER_ANSWER = 0.2  # by a fifth of that at most per answer (a trickle of orders)
 
 
 class AccrualGate(Protocol):
@@ -38,8 +41,10 @@ class AccrualGate(Protocol):
 
     def state(self) -> "GateState": ...
 
-    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
-        """An order was final `seconds` after upload (and had, or had not, been seen pending)."""
+    def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
+        """An order was still pending, or already final, `age` seconds after its upload;
+        `probe`: may the estimate be lowered to find out whether checks could come earlier.
+        Returns the new estimate."""
 
     def count_call(self, outcome: str) -> None:
         """One more accrual request with this outcome (for metrics, across all workers)."""
@@ -71,11 +76,25 @@ class GateState:
         return int(min(BURST, self.tokens) + usable * self.rate)
 
 
-def _next_estimate(current: float, observed: float, seen_pending: bool) -> float:
-    """Move toward the observed time when an order was seen pending first; when it was
-    already final at its first check, probe a little earlier next time."""
-    estimate = 0.8 * current + 0.2 * 0.95 * observed if seen_pending else 0.95 * current
-    return min(MAX_CALC_ESTIMATE, max(0.05, estimate))
+def next_estimate(current: float, stepped_at: float, now: float, age: float, pending: bool,
+                  probe: bool) -> tuple[float, float]:
+    """The calculation time to expect, and when it was last lowered, after one answer.
+
+    Each answer bounds one order's calculation time: pending at age a means longer than a,
+    final at age a means at most a. A pending answer raises the estimate above its age at
+    once. Final answers lower it a little per second (not per order, or a steady stream of
+    orders final at once would drive it to the floor within a second), probing whether
+    checks could come earlier; the next pending answer then raises it again. Requests spent
+    too early stay rare, and the estimate stays close above the real calculation time."""
+    if pending:
+        estimate = max(current, age * RAISE)
+    else:
+        if probe:
+            elapsed = min(LOWER_SECONDS_PER_ANSWER, max(0.0, now - stepped_at))
+            current *= (1 - LOWER_PER_SECOND) ** elapsed
+            stepped_at = now
+        estimate = min(current, age)
+    return min(MAX_CALC_ESTIMATE, max(MIN_CALC_ESTIMATE, estimate)), stepped_at
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -132,6 +151,7 @@ class RedisGate:
     def __init__(self, client):
         self.redis = client
         self.keys = [self.PREFIX + name for name in ("pause_until", "rate", "bucket", "calc_estimate")]
+        self.stepped_key = self.PREFIX + "calc_estimate_lowered_at"
         self.calls_key = self.PREFIX + "calls"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
@@ -151,10 +171,15 @@ class RedisGate:
         return GateState(float(now), float(pause_until), float(rate), float(tokens),
                          float(estimate) if estimate else DEFAULT_CALC_ESTIMATE)
 
-    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
-        current = self.redis.get(self.keys[3])
-        estimate = _next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE, seconds, seen_pending)
-        self.redis.set(self.keys[3], estimate)
+    def observe_calculation(self, age: float, pending: bool, probe: bool) -> None:
+        # Not atomic: two workers learning at the same moment may lose one answer, which
+        # the next answers make up for.
+        current, stepped_at = self.redis.mget(self.keys[3], self.stepped_key)
+        now = time.time()
+        estimate, stepped_at = next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE,
+                                             float(stepped_at) if stepped_at else now, now, age, pending, probe)
+        self.redis.mset({self.keys[3]: estimate, self.stepped_key: stepped_at})
+        return estimate
 
     def count_call(self, outcome: str) -> None:
         self.redis.hincrby(self.calls_key, outcome, 1)
@@ -175,6 +200,7 @@ gate_table = sa.table(
     sa.column("tokens", sa.Float),
     sa.column("tokens_at", sa.Float),
     sa.column("calc_estimate", sa.Float),
+    sa.column("calc_estimate_lowered_at", sa.Float),
 )
 
 
@@ -227,10 +253,20 @@ class DatabaseGate:
         tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * row.rate)
         return GateState(now, row.pause_until, row.rate, tokens, row.calc_estimate)
 
-    def observe_calculation(self, seconds: float, seen_pending: bool) -> None:
-        estimate = _next_estimate(self.state().calc_estimate, seconds, seen_pending)
+    def observe_calculation(self, age: float, pending: bool, probe: bool) -> None:
+        g = gate_table.c
+        now = self.clock()
         with self.engine.begin() as conn:
-            conn.execute(gate_table.update().where(gate_table.c.id == 1).values(calc_estimate=estimate))
+            current, stepped_at = conn.execute(sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)).one()
+            estimate, lowered_at = next_estimate(current, stepped_at or now, now, age, pending, probe)
+            # Unchanged since it was read, or another worker's answer came first: then this
+            # one is dropped, which the next answers make up for.
+            conn.execute(
+                gate_table.update()
+                .where(g.id == 1, g.calc_estimate == current, g.calc_estimate_lowered_at == stepped_at)
+                .values(calc_estimate=estimate, calc_estimate_lowered_at=lowered_at)
+            )
+        return estimate
 
     def count_call(self, outcome: str) -> None:
         with self.engine.begin() as conn:

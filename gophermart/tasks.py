@@ -21,7 +21,7 @@ SWEEP_BATCH = 500  # most orders one sweep claims when requests are not scarce
 @shared_task(name="gophermart.check_order")
 def check_order(order_id: int) -> str:
     """Ask the accrual system about one order and record the answer."""
-    return accrual_checks.check_order(order_id, accrual_client(), accrual_gate())
+    return accrual_checks.check_order(order_id, accrual_client(), accrual_gate(), requeue=queue_check)
 
 
 @shared_task(name="gophermart.sweep")
@@ -37,15 +37,18 @@ def sweep() -> int:
     return len(order_ids)
 
 
+def queue_check(order_id: int, delay: float) -> None:
+    """Queue a check of the order in `delay` seconds (a countdown of seconds, far below the
+    broker's visibility timeout)."""
+    # The task as bound to this Flask app's own Celery app (its broker), not to whichever
+    # Celery app the process made last.
+    current_app.extensions["celery"].tasks[check_order.name].apply_async((order_id,), countdown=delay)
+
+
 def enqueue_check(order_id: int) -> None:
     """Queue the order's first check right after its commit, timed for when its calculation
-    is likely done (a countdown of seconds, far below the broker's visibility timeout).
-    The sweep covers a failed publish."""
+    is likely done. The sweep covers a failed publish."""
     try:
-        delay = accrual_checks.first_check_age(accrual_gate().state().calc_estimate)
-        # The task as bound to this Flask app's own Celery app (its broker), not to
-        # whichever Celery app the process made last.
-        task = current_app.extensions["celery"].tasks[check_order.name]
-        task.apply_async((order_id,), countdown=delay)
+        queue_check(order_id, accrual_checks.first_check_age(accrual_gate().state().calc_estimate))
     except Exception:  # the broker is down: never fail the request for it
         log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)

@@ -96,7 +96,7 @@ def app(_app):
     with _app.app_context():
         db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         db.session.execute(db.text(
-            "UPDATE accrual_gate SET pause_until = 0, rate = 0, tokens = 1, tokens_at = 0, calc_estimate = 1"
+            "UPDATE accrual_gate SET pause_until = 0, rate = 0, tokens = 1, tokens_at = 0, calc_estimate = 1, calc_estimate_lowered_at = 0"
         ))
         db.session.commit()
         db.session.remove()

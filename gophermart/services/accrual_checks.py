@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,7 +32,13 @@ MAX_FAILURES = 5  # checks of one order that may crash in a row before it is par
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 QUICK_RETRIES = 3  # attempts per check for transient faults; longer outages re-schedule
 MAX_FIRST_CHECK_DELAY = 3.0  # seconds after upload, whatever the learned calculation time
+MIN_RECHECK_DELAY = 0.1
 MAX_INLINE_WAIT = 1.0  # a check waits this long at most for its paced slot, else re-schedules
+# While requests are plentiful, a re-check due within this many seconds is queued at once
+# with a countdown (the sweep runs once a second and would add up to a second); the sweep
+# takes it over only if it has not started DIRECT_RECHECK_GRACE seconds after it was due.
+MAX_DIRECT_RECHECK_DELAY = 10.0
+DIRECT_RECHECK_GRACE = 10.0
 PENDING = (OrderStatus.NEW, OrderStatus.PROCESSING)
 
 
@@ -67,8 +74,9 @@ def next_check_delay(outcome: Outcome | Deferred, attempts: int, age: float, cal
         return outcome.wait
     if isinstance(outcome, RateLimited):
         return outcome.retry_after + random.uniform(0.0, 1.0)
-    if isinstance(outcome, Pending) and calc_estimate - age > 0.2:
-        return calc_estimate - age  # ask when the calculation is likely done
+    if isinstance(outcome, Pending) and attempts <= 1:
+        # Pending at the first request: ask again when the calculation is likely done.
+        return max(calc_estimate - age, MIN_RECHECK_DELAY)
     return backoff(attempts)
 
 
@@ -111,8 +119,13 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
     return quick_retrying()(attempt), sent
 
 
-def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
-    """Ask the accrual system about one order and record the answer. Returns what happened."""
+Requeue = Callable[[int, float], None]  # queue a check of this order in so many seconds
+
+
+def check_order(order_id: int, client: AccrualClient, gate: AccrualGate, requeue: Requeue | None = None) -> str:
+    """Ask the accrual system about one order and record the answer. Returns what happened.
+
+    With `requeue`, a re-check due soon is queued directly rather than left to the sweep."""
     claimed = _start_check(order_id)
     if claimed is None:
         return "not due"  # final, parked, or another check of it is running
@@ -122,9 +135,10 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
         return "parked"
     age = (utcnow() - uploaded_at).total_seconds()
     state = gate.state()
+    direct = requeue if not state.constrained else None  # scarce requests: the sweep paces them
     if age < first_check_age(state.calc_estimate) - 0.05:
         # Asking before the calculation is likely done wastes a request.
-        _reschedule(order_id, status, status, first_check_age(state.calc_estimate) - age, 0)
+        _reschedule(order_id, status, status, first_check_age(state.calc_estimate) - age, 0, direct)
         return "too young"
     outcome, sent = ask(number, client, gate)
     if isinstance(outcome, RateLimited):
@@ -136,16 +150,23 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate) -> str:
             extra={"pause_seconds": outcome.retry_after, "pause_until": until, "per_minute": outcome.per_minute},
         )
     new_status = order_status_for(outcome, status)
+    estimate = state.calc_estimate
+    if isinstance(outcome, Pending) and attempts == 0:
+        # Only an order's first answer: an order that stays pending for long would drag the
+        # estimate, and every first check with it, up.
+        estimate = gate.observe_calculation(age, pending=True, probe=False)
     if new_status in FINAL_STATUSES:
         accrual = outcome.accrual if isinstance(outcome, Final) else None
         applied = ledger.apply_final_status(order_id, new_status, accrual, requests=sent)
-        # Learn only while checks run on time: under a rate limit, waiting in line would
-        # inflate the estimate.
-        if applied and not state.constrained:
-            gate.observe_calculation(age, seen_pending=attempts + sent > 1)
+        if applied:
+            # Probe for earlier checks only while they run on time: under a rate limit
+            # orders wait in line anyway, and requests are scarce.
+            gate.observe_calculation(age, pending=False, probe=not state.constrained)
         return new_status.value
-    delay = next_check_delay(outcome, attempts + sent, age, state.calc_estimate)
-    _reschedule(order_id, status, new_status, delay, sent)
+    delay = next_check_delay(outcome, attempts + sent, age, estimate)
+    # A deferral or a 429 means requests are scarce right now: the sweep paces those.
+    paced = isinstance(outcome, (Deferred, RateLimited))
+    _reschedule(order_id, status, new_status, delay, sent, None if paced else direct)
     return type(outcome).__name__
 
 
@@ -168,16 +189,24 @@ def _start_check(order_id: int):
     return row
 
 
-def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float, sent: int) -> None:
+def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float, sent: int,
+                requeue: Requeue | None = None) -> None:
+    direct = requeue is not None and delay <= MAX_DIRECT_RECHECK_DELAY
+    due = delay + (DIRECT_RECHECK_GRACE if direct else 0.0)
     db.session.execute(
         sa.update(Order)
         .where(Order.id == order_id, Order.status.in_(PENDING))
         .values(status=new, attempts=Order.attempts + sent, failures=0, updated_at=utcnow(),
-                check_started_at=None, next_check_at=utcnow() + timedelta(seconds=delay))
+                check_started_at=None, next_check_at=utcnow() + timedelta(seconds=due))
     )
     db.session.commit()
     if new is not old:
         log.info("order status changed", extra={"order_id": order_id, "from": old.value, "status": new.value})
+    if direct:
+        try:
+            requeue(order_id, delay)
+        except Exception:  # the broker is down: the sweep takes the check over after the grace
+            log.warning("could not queue the order's re-check; the sweep will", extra={"order_id": order_id}, exc_info=True)
 
 
 def _park(order_id: int, number: str, failures: int) -> None:

@@ -12,7 +12,14 @@ from gophermart.accrual import AccrualClient
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.services import accrual_checks
-from gophermart.services.accrual_checks import LEASE_SECONDS, MAX_FAILURES, check_order, claim_due_orders
+from gophermart.accrual_gate import RAISE
+from gophermart.services.accrual_checks import (
+    DIRECT_RECHECK_GRACE,
+    LEASE_SECONDS,
+    MAX_FAILURES,
+    check_order,
+    claim_due_orders,
+)
 from gophermart.services.orders import submit_order
 from tests.factories import luhn_number
 from tests.pipeline.conftest import register_at_simulator
@@ -152,6 +159,50 @@ def test_registered_becomes_processing(app, user_id, sim, accrual, gate, caplog)
     assert order_and_balance(app, order_id)[0] is OrderStatus.PROCESSING
     [change] = [r for r in caplog.records if r.msg == "order status changed"]
     assert (change.order_id, getattr(change, "from"), change.status) == (order_id, "NEW", "PROCESSING")
+
+
+def check_with_requeue(app, order_id, accrual, gate, requeue):
+    with app.app_context():
+        outcome = check_order(order_id, accrual, gate, requeue=requeue)
+        return outcome, (db.session.get(Order, order_id).next_check_at - utcnow()).total_seconds()
+
+
+def test_a_pending_order_is_queued_again_for_when_its_calculation_is_likely_done(app, user_id, sim, accrual, gate):
+    sim.configure(calc_seconds=30)
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903", age=2.0)
+    queued = []
+    outcome, due_in = check_with_requeue(app, order_id, accrual, gate, lambda *call: queued.append(call))
+    assert outcome == "Pending"
+    # Still calculating at 2 s: the estimate rises above that, and the re-check is timed by it.
+    assert gate.state().calc_estimate == pytest.approx(2.0 * RAISE, abs=0.05)
+    [(queued_id, delay)] = queued
+    assert queued_id == order_id and delay == pytest.approx(2.0 * (RAISE - 1), abs=0.05)
+    # The sweep takes it over only if the queued check has not started well after it was due.
+    assert due_in > delay + DIRECT_RECHECK_GRACE - 1
+
+
+def test_while_requests_are_scarce_re_checks_are_left_to_the_sweep(app, user_id, sim, accrual, gate):
+    gate.set_limit(6000)
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903", age=0)
+    queued = []
+    outcome, due_in = check_with_requeue(app, order_id, accrual, gate, lambda *call: queued.append(call))
+    assert outcome == "too young" and queued == []
+    assert 0 < due_in <= 1.0
+
+
+def test_a_re_check_that_cannot_be_queued_falls_to_the_sweep(app, user_id, sim, accrual, gate, caplog):
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903", age=0)
+
+    def broker_down(order_id, delay):
+        raise ConnectionError("broker unreachable")
+
+    outcome, due_in = check_with_requeue(app, order_id, accrual, gate, broker_down)
+    assert outcome == "too young"
+    assert any(r.msg == "could not queue the order's re-check; the sweep will" for r in caplog.records)
+    assert DIRECT_RECHECK_GRACE < due_in <= DIRECT_RECHECK_GRACE + 1.0
 
 
 def test_rate_limit_pauses_every_worker_and_learns_the_limit(app, user_id, sim, accrual, gate):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from gophermart.accrual_gate import PACE_SAFETY
+from gophermart.accrual_gate import LOWER_PER_SECOND, PACE_SAFETY, RAISE
 
 
 def test_unlimited_gate_lets_everything_through(gate):
@@ -53,17 +53,33 @@ def test_no_burst_right_after_a_pause(gate):
     assert gate.acquire() > 0.5  # the bucket restarted empty at the pause's end
 
 
-def test_calculation_estimate_learns_from_orders_seen_pending(gate):
+def test_an_order_still_pending_raises_the_estimate_above_its_age(gate):
     assert gate.state().calc_estimate == 1.0
+    assert gate.observe_calculation(3.0, pending=True, probe=False) == pytest.approx(3.0 * RAISE)
+    # Many orders pending at about the same age raise it once, not once per order.
     for _ in range(20):
-        gate.observe_calculation(3.0, seen_pending=True)
-    assert 2.5 < gate.state().calc_estimate < 3.0  # close below the observed time
+        gate.observe_calculation(3.0, pending=True, probe=False)
+    assert gate.state().calc_estimate == pytest.approx(3.0 * RAISE)
+    gate.observe_calculation(2.0, pending=True, probe=False)  # tells nothing new
+    assert gate.state().calc_estimate == pytest.approx(3.0 * RAISE)
 
 
-def test_calculation_estimate_probes_earlier_while_orders_are_final_at_once(gate):
-    for _ in range(5):
-        gate.observe_calculation(1.0, seen_pending=False)
-    assert gate.state().calc_estimate == pytest.approx(0.95**5)
+def test_orders_final_at_once_lower_the_estimate_per_second_not_per_order(gate):
+    started = time.monotonic()
+    for _ in range(50):
+        gate.observe_calculation(5.0, pending=False, probe=True)
+    time.sleep(0.15)
+    lowered = gate.observe_calculation(5.0, pending=False, probe=True)
+    elapsed = time.monotonic() - started
+    # By the time that passed (5 % a second), not by 5 % for each of the 51 answers.
+    assert (1 - LOWER_PER_SECOND) ** (elapsed + 0.01) <= lowered <= (1 - LOWER_PER_SECOND) ** 0.15
+
+
+def test_no_probing_while_requests_are_scarce_but_a_final_answer_still_bounds_it(gate):
+    gate.observe_calculation(5.0, pending=False, probe=True)
+    time.sleep(0.3)
+    assert gate.observe_calculation(5.0, pending=False, probe=False) == 1.0
+    assert gate.observe_calculation(0.4, pending=False, probe=False) == pytest.approx(0.4)
 
 
 def test_accrual_calls_are_counted_across_workers(gate):
