@@ -171,15 +171,19 @@ class RedisGate:
         return GateState(float(now), float(pause_until), float(rate), float(tokens),
                          float(estimate) if estimate else DEFAULT_CALC_ESTIMATE)
 
-    def observe_calculation(self, age: float, pending: bool, probe: bool) -> None:
-        # Not atomic: two workers learning at the same moment may lose one answer, which
-        # the next answers make up for.
-        current, stepped_at = self.redis.mget(self.keys[3], self.stepped_key)
-        now = time.time()
-        estimate, stepped_at = next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE,
-                                             float(stepped_at) if stepped_at else now, now, age, pending, probe)
-        self.redis.mset({self.keys[3]: estimate, self.stepped_key: stepped_at})
-        return estimate
+    def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
+        def learn(pipe) -> float:
+            current, stepped_at = pipe.mget(self.keys[3], self.stepped_key)
+            now = time.time()
+            estimate, stepped_at = next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE,
+                                                 float(stepped_at) if stepped_at else now, now, age, pending, probe)
+            pipe.multi()
+            pipe.mset({self.keys[3]: estimate, self.stepped_key: stepped_at})
+            return estimate
+
+        # WATCH-ed: an answer learnt by another worker in between makes this one start over,
+        # so neither is lost.
+        return self.redis.transaction(learn, self.keys[3], self.stepped_key, value_from_callable=True)
 
     def count_call(self, outcome: str) -> None:
         self.redis.hincrby(self.calls_key, outcome, 1)
@@ -253,20 +257,21 @@ class DatabaseGate:
         tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * row.rate)
         return GateState(now, row.pause_until, row.rate, tokens, row.calc_estimate)
 
-    def observe_calculation(self, age: float, pending: bool, probe: bool) -> None:
+    def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         g = gate_table.c
-        now = self.clock()
-        with self.engine.begin() as conn:
-            current, stepped_at = conn.execute(sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)).one()
-            estimate, lowered_at = next_estimate(current, stepped_at or now, now, age, pending, probe)
-            # Unchanged since it was read, or another worker's answer came first: then this
-            # one is dropped, which the next answers make up for.
-            conn.execute(
-                gate_table.update()
-                .where(g.id == 1, g.calc_estimate == current, g.calc_estimate_lowered_at == stepped_at)
-                .values(calc_estimate=estimate, calc_estimate_lowered_at=lowered_at)
-            )
-        return estimate
+        while True:
+            now = self.clock()
+            with self.engine.begin() as conn:
+                current, stepped_at = conn.execute(sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)).one()
+                estimate, lowered_at = next_estimate(current, stepped_at or now, now, age, pending, probe)
+                # Only if unchanged since it was read; else another worker's answer came in
+                # between, and this one starts over so that neither is lost.
+                if conn.execute(
+                    gate_table.update()
+                    .where(g.id == 1, g.calc_estimate == current, g.calc_estimate_lowered_at == stepped_at)
+                    .values(calc_estimate=estimate, calc_estimate_lowered_at=lowered_at)
+                ).rowcount:
+                    return estimate
 
     def count_call(self, outcome: str) -> None:
         with self.engine.begin() as conn:

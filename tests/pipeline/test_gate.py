@@ -1,6 +1,7 @@
 """The shared gate: pause after a 429, pacing at the published limit, the learned estimate."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -80,6 +81,13 @@ def test_no_probing_while_requests_are_scarce_but_a_final_answer_still_bounds_it
     time.sleep(0.3)
     assert gate.observe_calculation(5.0, pending=False, probe=False) == 1.0
     assert gate.observe_calculation(0.4, pending=False, probe=False) == pytest.approx(0.4)
+
+
+def test_answers_learnt_at_the_same_moment_are_not_lost(gate):
+    ages = [1.0 + i / 10 for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda age: gate.observe_calculation(age, pending=True, probe=False), ages))
+    assert gate.state().calc_estimate == pytest.approx(max(ages) * RAISE)
 
 
 def test_accrual_calls_are_counted_across_workers(gate):
