@@ -13,6 +13,7 @@ from flask import Flask
 from kombu import Queue
 
 from config import Settings
+from gophermart import redis_broker  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
 from gophermart.logging import configure_logging
 
 QUEUE = "accrual"

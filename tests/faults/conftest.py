@@ -3,6 +3,7 @@ simulator — which they stop and start at will without disturbing the rest of t
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -44,8 +45,17 @@ class PrivateRedis:
                 assert time.monotonic() < deadline, "private Redis did not start"
                 time.sleep(0.05)
 
-    def stop(self) -> None:
-        self.process.terminate()
+    def stop(self, subscribers_first: bool = False) -> None:
+        """With `subscribers_first`, Redis drops its subscriber connections (Celery's
+        broadcast and event channels) and then shuts down at once: a worker finds out
+        through a subscriber while its queue read is still pending and Redis already gone."""
+        if subscribers_first:
+            with socket.create_connection(("127.0.0.1", self.port)) as conn:
+                conn.sendall(b"CLIENT KILL TYPE pubsub\r\nSHUTDOWN NOSAVE\r\n")
+                while conn.recv(1024):  # until Redis closes it on its way out
+                    pass
+        else:
+            self.process.terminate()
         self.process.wait(timeout=10)
 
 
@@ -92,7 +102,7 @@ def fault_stack(servers, tmp_path_factory):
     for role in ("worker", "beat", "web"):
         stack.start(role)
     # Restart a role that dies, as the all-in-one supervisor or compose's restart policy
-    # does: a worker may exit when its broker goes away at a bad moment.
+    # does (a worker should not: test_worker_rides_out_a_redis_outage checks it survives).
     watching = threading.Event()
 
     def restart_dead_roles():

@@ -48,6 +48,32 @@ def test_redis_restarted_with_orders_in_flight(fault_stack, servers):
     assert shopper.balance()["current"] == 37.5
 
 
+def test_worker_rides_out_a_redis_outage(fault_stack, servers):
+    """The worker reconnects by itself: the same process, not one the watchdog restarted."""
+    postgres, redis, simulator = servers
+    numbers = [new_order_number() for _ in range(10)]
+    register(simulator, numbers)
+    shopper = Shopper(fault_stack.url, "redis-outage")
+    assert shopper.hand_in(numbers[0]) == 202
+    shopper.wait_final(numbers[:1], timeout=30)  # the worker is up and checking
+    worker = fault_stack.processes["worker"]
+    for number in numbers[1:5]:
+        assert shopper.hand_in(number) == 202  # their first checks wait unacknowledged in the worker
+    for _outage in range(3):
+        redis.stop(subscribers_first=True)
+        time.sleep(1)
+        redis.start()
+        time.sleep(1)
+        assert worker.poll() is None, f"the worker exited with {worker.returncode} when Redis went away"
+    for number in numbers[5:]:
+        assert shopper.hand_in(number) == 202
+    orders = shopper.wait_final(numbers[5:], timeout=30)
+    assert all(orders[n]["status"] == "PROCESSED" for n in numbers[5:])
+    assert fault_stack.processes["worker"] is worker and worker.poll() is None
+    current, expected = ledger_totals(postgres.uri)
+    assert current == expected
+
+
 def test_postgres_restarted(fault_stack, servers):
     postgres, _redis, simulator = servers
     numbers = [new_order_number() for _ in range(10)]
