@@ -82,7 +82,11 @@ def run_celery(role: str, settings: Settings) -> int:
     celery = create_app(settings).extensions["celery"]
     level = settings.log_level
     if role == "worker":
-        celery.worker_main(["worker", "-Q", QUEUE, "-c", str(settings.worker_concurrency), "-l", level])
+        # No gossip and no mingle: workers share nothing but the queue and the gate, and both
+        # would add broker chatter, a second's wait at every (re)connect, and noisy log lines
+        # on every Redis blip. Flower still sees every worker through its events.
+        celery.worker_main(["worker", "-Q", QUEUE, "-c", str(settings.worker_concurrency), "-l", level,
+                            "--without-gossip", "--without-mingle"])
     else:
         celery.start(["beat", "-l", level])
     return 0
