@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from gophermart.errors import Conflict
 from gophermart.extensions import db
 from gophermart.models import Order, utcnow
-from gophermart.services.sql import insert_or_ignore
+from gophermart.services.sql import insert_or_ignore, read
 from gophermart.tasks import enqueue_check
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,9 @@ class Submission(enum.Enum):
 def submit_order(user_id: int, number: str) -> Submission:
     """Store a new order as NEW; a number is accepted once, from one user, ever."""
     now = utcnow()
-    order_id = db.session.execute(
-        # The check is queued right after the commit; the sweep steps in only if it is lost.
-        insert_or_ignore(Order, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
-                         next_check_at=now + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS))
-    ).scalar()
+    # The check is queued right after the commit; the sweep steps in only if it is lost.
+    order_id = insert_or_ignore(Order, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
+                                next_check_at=now + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS))
     if order_id is None:
         owner_id = db.session.execute(db.select(Order.user_id).filter_by(number=number)).scalar_one()
         db.session.rollback()
@@ -52,8 +50,9 @@ def list_orders(user_id: int):
     """The user's orders, newest upload first: rows of (number, status, accrual,
     uploaded_at), in that order. A user may have thousands, so this is a Core query of the
     table's columns (same types, same rows): ORM objects would cost several times as much
-    to build, and even ORM column rows a third more than Core rows."""
-    return db.session.execute(
+    to build, and even ORM column rows a third more than Core rows. Read outside a
+    transaction (see `read`): the request writes nothing."""
+    return read(
         sa.select(_ORDERS.number, _ORDERS.status, _ORDERS.accrual, _ORDERS.uploaded_at)
         .where(_ORDERS.user_id == user_id)
         .order_by(_ORDERS.uploaded_at.desc(), _ORDERS.id.desc())

@@ -43,9 +43,7 @@ def password_hasher() -> PasswordHasher:
 def register_user(login: str, password: str) -> User:
     """Create the user; exactly one of many concurrent registrations of a login wins."""
     password_hash = password_hasher().hash(password)
-    user_id = db.session.execute(
-        insert_or_ignore(User, login=login, password_hash=password_hash)
-    ).scalar()
+    user_id = insert_or_ignore(User, login=login, password_hash=password_hash)
     if user_id is None:
         db.session.rollback()
         raise Conflict("This login is already taken.")
