@@ -1,0 +1,58 @@
+"""Handing in an order queues its first check, timed by the learned calculation time."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from gophermart.extensions import db
+from gophermart.models import Order, utcnow
+from gophermart.services.accrual_checks import MAX_FIRST_CHECK_DELAY
+from gophermart.services.orders import DIRECT_CHECK_GRACE_SECONDS
+from gophermart.tasks import check_order
+
+
+@pytest.fixture
+def published(app, monkeypatch):
+    """What hand-ins publish to the broker, as (order id, countdown)."""
+    calls = []
+    task = app.extensions["celery"].tasks[check_order.name]
+    monkeypatch.setattr(task, "apply_async", lambda args, countdown: calls.append((args[0], countdown)))
+    return calls
+
+
+def set_estimate(app, seconds: float) -> None:
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE accrual_gate SET calc_estimate = :s"), {"s": seconds})
+        db.session.commit()
+
+
+def order_id_of(app, number: str) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
+
+
+@pytest.mark.parametrize(("estimate", "countdown"), [(0.4, 0.4), (2.0, 2.0), (40.0, MAX_FIRST_CHECK_DELAY)])
+def test_first_check_is_queued_for_when_the_calculation_is_likely_done(app, client, register, published, estimate, countdown):
+    set_estimate(app, estimate)
+    token = register()
+    assert client.post("/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 202
+    assert published == [(order_id_of(app, "12345678903"), pytest.approx(countdown))]
+    # A repeat of the same number queues nothing more.
+    assert client.post("/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 200
+    assert len(published) == 1
+
+
+def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, client, register, monkeypatch, caplog):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(app.extensions["celery"].tasks[check_order.name], "apply_async", broker_down)
+    caplog.set_level(logging.WARNING)
+    response = client.post("/api/user/orders", data="12345678903", headers={"Authorization": register()})
+    assert response.status_code == 202
+    assert any(r.msg == "could not queue the order's check; the sweep will" for r in caplog.records)
+    with app.app_context():
+        due = db.session.get(Order, order_id_of(app, "12345678903")).next_check_at
+    assert utcnow() < due <= utcnow() + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS)
