@@ -21,7 +21,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install  # BENCH_ARGS="--quick" or "--only api|pipeline"; writes docs/BENCHMARKS.md
+bench: install  # BENCH_ARGS="--quick" or "--only api|pipeline|report"; writes docs/BENCHMARKS.md
 	$(BIN)/python -m pip install --quiet -e '.[bench]' && $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
