@@ -1,11 +1,12 @@
-"""The project's Redis transport for Celery (gophermart.redis_broker)."""
+"""The project's Redis transport for Celery (gophermart.redis_broker); `redis_client` empties
+the test database first."""
 
 import kombu
 
 from gophermart import redis_broker
 
 
-def test_redis_urls_use_the_projects_transport_with_one_client_per_pool(redis_url):
+def test_redis_urls_use_the_projects_transport_with_one_client_per_pool(redis_url, redis_client):
     with kombu.Connection(redis_url) as connection:
         channel = connection.default_channel
         assert isinstance(channel, redis_broker.Channel)
