@@ -136,9 +136,10 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate, requeue
     age = (utcnow() - uploaded_at).total_seconds()
     state = gate.state()
     direct = requeue if not state.constrained else None  # scarce requests: the sweep paces them
-    if age < first_check_age(state.calc_estimate) - 0.05:
+    due_age = first_check_age(state.calc_estimate)
+    if age < due_age - 0.05:
         # Asking before the calculation is likely done wastes a request.
-        _reschedule(order_id, status, status, first_check_age(state.calc_estimate) - age, 0, direct)
+        _reschedule(order_id, status, status, due_age - age, 0, direct)
         return "too young"
     outcome, sent = ask(number, client, gate)
     if isinstance(outcome, RateLimited):
