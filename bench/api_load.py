@@ -14,14 +14,12 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, free_port, fresh_database, luhn, stop, wait_port  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, free_port, fresh_database, stop, wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK = Path(__file__).resolve().parent / "wrk"
@@ -59,21 +57,13 @@ def servers(logs: Path, **settings: str):
 
 
 def prepare(api: str, database: str) -> dict[str, str]:
-    """Users: one with 10 orders, one with 1000, one rich enough to withdraw all run long."""
+    """The benchmark's users, registered through the API, and their data; their tokens."""
     tokens = {}
-    for login in ("ten", "thousand", "rich", "uploader"):
-        response = requests.post(f"{api}/api/user/register", json={"login": login, "password": "bench-pw"})
+    for login in BENCH_USERS:
+        response = requests.post(f"{api}/api/user/register", json={"login": login, "password": BENCH_PASSWORD})
         response.raise_for_status()
         tokens[login] = response.headers["Authorization"]
-    with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
-        users = dict(conn.execute("SELECT login, id FROM users").fetchall())
-        for login, count in (("ten", 10), ("thousand", 1000)):
-            conn.cursor().executemany(
-                "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
-                " VALUES (%s, %s, 'PROCESSED', 12.5, now() - %s * interval '1 second', now(), now())",
-                [(luhn(f"{users[login]}{i:06d}"), users[login], i) for i in range(count)],
-            )
-        conn.execute("UPDATE users SET current = %s WHERE login = 'rich'", (Decimal("9999999999"),))
+    fill_benchmark_data(database)
     return tokens
 
 
@@ -117,7 +107,7 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, only
             "GET /api/user/orders (1000 orders)": (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
             "POST /api/user/orders": (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
             "POST /api/user/balance/withdraw": (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
-            "POST /api/user/login": (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": "bench-pw"}),
+            "POST /api/user/login": (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
         }
         if only:
             scenarios = {name: scenario for name, scenario in scenarios.items()

@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import time
+from decimal import Decimal
 
 import psycopg
 import redis
@@ -40,6 +41,26 @@ def fresh_database(name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     redis.Redis.from_url(REDIS_URL).flushdb()
     return ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+
+
+BENCH_USERS = ("ten", "thousand", "rich", "uploader")
+BENCH_PASSWORD = "bench-pw"
+
+
+def fill_benchmark_data(database: str) -> None:
+    """The data the API benchmarks read, once BENCH_USERS are registered: 'ten' and
+    'thousand' get that many processed orders, 'rich' a balance to withdraw from all run
+    long ('uploader' hands in new orders)."""
+    with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
+        users = dict(conn.execute("SELECT login, id FROM users").fetchall())
+        for login, count in (("ten", 10), ("thousand", 1000)):
+            conn.cursor().executemany(
+                "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
+                " VALUES (%s, %s, 'PROCESSED', 12.5, now() - %s * interval '1 second', now(), now())",
+                [(luhn(f"{users[login]}{i:06d}"), users[login], i) for i in range(count)],
+            )
+        conn.execute("UPDATE users SET current = %s WHERE login = 'rich'", (Decimal("9999999999"),))
+        conn.execute("ANALYZE")
 
 
 def stop(processes) -> None:

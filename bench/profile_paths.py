@@ -22,12 +22,11 @@ import os
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import REDIS_URL, fresh_database, luhn  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, fresh_database, luhn  # noqa: E402
 
 DB_NAME = "gophermart_bench_profile"
 
@@ -57,24 +56,14 @@ def make_app():
 
 
 def prepare(app, database: str) -> dict[str, str]:
-    import psycopg
-
+    """The benchmark's users, registered through the test client, and their data; their tokens."""
     client = app.test_client()
     tokens = {}
-    for login in ("ten", "thousand", "rich", "uploader"):
-        response = client.post("/api/user/register", json={"login": login, "password": "bench-pw"})
+    for login in BENCH_USERS:
+        response = client.post("/api/user/register", json={"login": login, "password": BENCH_PASSWORD})
         assert response.status_code == 200, response.data
         tokens[login] = response.headers["Authorization"]
-    with psycopg.connect(database) as conn:
-        users = dict(conn.execute("SELECT login, id FROM users").fetchall())
-        for login, count in (("ten", 10), ("thousand", 1000)):
-            conn.cursor().executemany(
-                "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
-                " VALUES (%s, %s, 'PROCESSED', 12.5, now() - %s * interval '1 second', now(), now())",
-                [(luhn(f"{users[login]}{i:06d}"), users[login], i) for i in range(count)],
-            )
-        conn.execute("UPDATE users SET current = %s WHERE login = 'rich'", (Decimal("9999999999"),))
-        conn.execute("ANALYZE")
+    fill_benchmark_data(database)
     return tokens
 
 
@@ -122,16 +111,27 @@ def run(client, spec, count: int, rounds: int = 1) -> tuple[float, float]:
     return wall, cpu
 
 
-def measure(count_for=None, rounds: int = 5, progress=print) -> dict[str, dict[str, float]]:
-    """Milliseconds per request of each path, in-process: {"wall_ms", "cpu_ms"} (the
-    fastest of `rounds` rounds)."""
+PATHS = ("healthz", "balance", "orders10", "orders1000", "post_order", "withdraw")
+
+
+def count_for(name: str, count: int) -> int:
+    """Requests per round: a tenth for the 1000-order list, which costs ten times as much."""
+    return max(2, count // 10) if name == "orders1000" else count
+
+
+def setup():
+    """The app with the benchmark's data, its test client, and the paths to run."""
     app, database = make_app()
-    tokens = prepare(app, database)
-    client = app.test_client()
+    return app.test_client(), scenarios(prepare(app, database))
+
+
+def measure(count: int = 200, rounds: int = 5, progress=print) -> dict[str, dict[str, float]]:
+    """Milliseconds per request of each path, in-process: {"wall_ms", "cpu_ms"} (the
+    fastest of `rounds` rounds of `count` requests, see `count_for`)."""
+    client, specs = setup()
     results = {}
-    for name, spec in scenarios(tokens).items():
-        count = (count_for or {}).get(name, 20 if name == "orders1000" else 200)
-        wall, cpu = run(client, spec, count, rounds)
+    for name in PATHS:
+        wall, cpu = run(client, specs[name], count_for(name, count), rounds)
         results[name] = {"wall_ms": round(wall * 1000, 3), "cpu_ms": round(cpu * 1000, 3)}
         progress(f"  in-process {name:12s} {wall * 1000:7.2f} ms/request wall, {cpu * 1000:6.2f} ms CPU")
     return results
@@ -139,30 +139,24 @@ def measure(count_for=None, rounds: int = 5, progress=print) -> dict[str, dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["healthz", "balance", "orders10", "orders1000", "post_order", "withdraw"],
-                        help="profile this path with pyinstrument and print the call tree")
+    parser.add_argument("--profile", choices=PATHS, help="profile this path with pyinstrument and print the call tree")
     parser.add_argument("--count", type=int, default=200, help="requests per round and path (orders1000: a tenth)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per path; the fastest counts")
     args = parser.parse_args()
-    if args.profile:
-        from pyinstrument import Profiler
-
-        app, database = make_app()
-        tokens = prepare(app, database)
-        client = app.test_client()
-        spec = scenarios(tokens)[args.profile]
-        count = args.count // 10 if args.profile == "orders1000" else args.count
-        run(client, spec, 20)
-        profiler = Profiler(interval=0.0002)
-        profiler.start()
-        wall, _ = run(client, spec, count)
-        profiler.stop()
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
-        print(f"{args.profile}: {wall * 1000:.2f} ms/request (under the profiler)")
+    if not args.profile:
+        measure(args.count, args.rounds)
         return
-    counts = {name: (args.count // 10 if name == "orders1000" else args.count)
-              for name in ("healthz", "balance", "orders10", "orders1000", "post_order", "withdraw")}
-    measure(counts, args.rounds)
+    from pyinstrument import Profiler
+
+    client, specs = setup()
+    spec = specs[args.profile]
+    run(client, spec, 20)  # warm-up: connections, caches
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    wall, _ = run(client, spec, count_for(args.profile, args.count))
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"{args.profile}: {wall * 1000:.2f} ms/request (under the profiler)")
 
 
 if __name__ == "__main__":

@@ -81,17 +81,21 @@ def positive_float(value: str) -> float:
     return number
 
 
-def log_level(value: str) -> str:
-    level = value.strip().upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-    return level
+def choice(*allowed: str, upper: bool = False):
+    """A coercer accepting one of `allowed`, in any case (given back as written there)."""
+
+    def coerce(value: str) -> str:
+        normalised = value.strip().upper() if upper else value.strip().lower()
+        if normalised not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return normalised
+
+    return coerce
 
 
-def log_format(value: str) -> str:
-    if value.strip().lower() not in ("json", "text"):
-        raise ValueError("must be json or text")
-    return value.strip().lower()
+log_level = choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)
+log_format = choice("json", "text")
+password_hash_cost = choice("standard", "low")
 
 
 def boolean(value: str) -> bool:
@@ -140,7 +144,7 @@ class Settings:
     worker_concurrency: int = _setting("WORKER_CONCURRENCY", positive_int, 4)
     db_pool_size: int = _setting("DB_POOL_SIZE", positive_int, 10)
     max_body_bytes: int = _setting("MAX_BODY_BYTES", positive_int, 64 * 1024)
-    password_hash_cost: str = _setting("PASSWORD_HASH_COST", text, "standard")
+    password_hash_cost: str = _setting("PASSWORD_HASH_COST", password_hash_cost, "standard")
     accrual_timeout_seconds: float = _setting("ACCRUAL_TIMEOUT_SECONDS", positive_float, 5.0)
     simulator_address: str = _setting("SIMULATOR_ADDRESS", address, "localhost:8081")
     login_failures_per_login: str = _setting("LOGIN_FAILURES_PER_LOGIN", rate_limit, "10 per 5 minutes")

@@ -60,8 +60,6 @@ def accrual_gate() -> AccrualGate:
     if "accrual_gate" not in ext:
         settings = current_app.config["SETTINGS"]
         if settings.redis_url:
-            import redis
-
             ext["accrual_gate"] = RedisGate(redis_client())
         else:
             ext["accrual_gate"] = DatabaseGate(db.engine)

@@ -1,7 +1,6 @@
 """The benchmark report: rendered from the saved figures, judging every target."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 

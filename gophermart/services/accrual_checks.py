@@ -18,7 +18,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from gophermart.accrual import AccrualClient, Final, NotRegistered, Outcome, Pending, RateLimited, Unavailable
+from gophermart.accrual import AccrualClient, Final, Outcome, Pending, RateLimited, Unavailable
 from gophermart.accrual_gate import AccrualGate
 from gophermart.extensions import db
 from gophermart.models import FINAL_STATUSES, Order, OrderStatus, utcnow

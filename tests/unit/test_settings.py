@@ -37,6 +37,8 @@ def test_accrual_address_with_or_without_scheme_and_slash(raw, expected):
         ({"TOKEN_TTL_SECONDS": "-5"}, "TOKEN_TTL_SECONDS"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"PASSWORD_HASH_COST": "cheap"}, "PASSWORD_HASH_COST"),
     ],
 )
 def test_bad_values_name_the_setting(env, needle):
@@ -47,3 +49,8 @@ def test_bad_values_name_the_setting(env, needle):
 def test_bad_flag_names_the_flag():
     with pytest.raises(SettingsError, match=r"RUN_ADDRESS \(-a\)"):
         load_settings(argv=["-a", "bad"], environ={})
+
+
+def test_choices_are_taken_in_any_case():
+    settings = load_settings(argv=[], environ={"LOG_LEVEL": "debug", "LOG_FORMAT": "TEXT", "PASSWORD_HASH_COST": " Low "})
+    assert (settings.log_level, settings.log_format, settings.password_hash_cost) == ("DEBUG", "text", "low")
