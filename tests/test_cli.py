@@ -40,8 +40,8 @@ def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, ro
         assert response.status_code == 200  # the schema was created by the start-up migration
         started = time.monotonic()
         process.send_signal(stop_signal)
-        assert process.wait(timeout=within) == 0
-        assert time.monotonic() - started < within
+        assert process.wait(timeout=within + 10) == 0  # slack: the next line is the check
+        assert time.monotonic() - started < within, f"stopped after {time.monotonic() - started:.1f} s"
     finally:
         if process.poll() is None:
             kill_tree(process)

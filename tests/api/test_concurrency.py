@@ -1,7 +1,5 @@
 """Real parallel requests against the real server (gunicorn) and PostgreSQL."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import requests
@@ -9,18 +7,7 @@ import requests
 from gophermart.extensions import db
 from gophermart.models import Order, User, Withdrawal
 from tests.factories import credit, luhn_number
-
-
-def fire_together(count: int, call):
-    """Run `call(i)` in `count` threads released at the same instant; return the results."""
-    barrier = threading.Barrier(count)
-
-    def run(i):
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
+from tests.racing import fire_together
 
 
 def test_fifty_withdrawals_of_ten_from_one_hundred(live_web, live_user, app):

@@ -50,7 +50,8 @@ class Stack:
             process.send_signal(sig)
         process.wait(timeout=30)
         # Its children too: a dying gunicorn worker still holds the listening socket.
-        psutil.wait_procs(group, timeout=30)
+        _, alive = psutil.wait_procs(group, timeout=30)
+        assert not alive, f"{role}'s children outlived it: {alive}"
 
     def stop_all(self) -> None:
         for role in list(self.processes):

@@ -67,11 +67,9 @@ def test_worker_rides_out_a_redis_outage(fault_stack, servers):
         assert worker.poll() is None, f"the worker exited with {worker.returncode} when Redis went away"
     for number in numbers[5:]:
         assert shopper.hand_in(number) == 202
-    orders = shopper.wait_final(numbers[5:], timeout=30)
-    assert all(orders[n]["status"] == "PROCESSED" for n in numbers[5:])
+    # Those waiting in the worker through the outages too, and the ones handed in after.
+    assert_all_credited_once(shopper, numbers, postgres)
     assert fault_stack.processes["worker"] is worker and worker.poll() is None
-    current, expected = ledger_totals(postgres.uri)
-    assert current == expected
 
 
 def test_postgres_restarted(fault_stack, servers):
@@ -83,7 +81,7 @@ def test_postgres_restarted(fault_stack, servers):
         assert shopper.hand_in(number) == 202
     postgres.stop()
     started = time.monotonic()
-    down = shopper.http.post(f"{fault_stack.url}/api/user/orders", data=numbers[5], timeout=10)
+    down = shopper.http.post(f"{fault_stack.url}/api/user/orders", data=numbers[5], timeout=30)
     assert down.status_code == 503 and down.headers["Retry-After"]
     assert time.monotonic() - started < 10  # an answer, not a hang
     time.sleep(2)
@@ -161,7 +159,9 @@ def run_under_load_and_stop(process, port, postgres):
         recorded = {row[0] for row in conn.execute(
             "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'")}
         current, withdrawn = conn.execute("SELECT current, withdrawn FROM users WHERE login = 'sigterm'").fetchone()
-    assert {number for number, _ in answers} <= recorded  # every 200 was committed
+    # Every 200 was committed, and every committed withdrawal got its answer: no request the
+    # server had taken was dropped (a request refused or cut before it was read is in neither).
+    assert {number for number, _ in answers} == recorded
     assert withdrawn == len(recorded) and current == 1000 - len(recorded)  # and nothing half-written
     current_total, expected = ledger_totals(postgres.uri)
     assert current_total == expected + 1000  # the 1000 granted above came from no order

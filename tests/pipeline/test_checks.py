@@ -23,6 +23,7 @@ from gophermart.services.accrual_checks import (
 from gophermart.services.orders import submit_order
 from tests.factories import luhn_number
 from tests.pipeline.conftest import register_at_simulator
+from tests.racing import fire_together
 
 TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
 ACME = [{"match": "Acme", "reward": 5, "reward_type": "%"}]
@@ -83,18 +84,7 @@ def test_running_the_same_check_twice_credits_once(app, user_id, sim, accrual, g
 def test_racing_checks_of_one_order_credit_once(app, user_id, sim, gate):
     register_at_simulator(sim, "12345678903", TV, ACME)
     order_id = hand_in(app, user_id, "12345678903")
-    barrier = threading.Barrier(10)
-    results = []
-
-    def race():
-        barrier.wait()
-        results.append(run_check(app, order_id, AccrualClient(sim.url), gate))
-
-    threads = [threading.Thread(target=race) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = fire_together(10, lambda _: run_check(app, order_id, AccrualClient(sim.url), gate))
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
     assert results.count("PROCESSED") == 1
     assert results.count("not due") == 9  # the others stood back: running or final
