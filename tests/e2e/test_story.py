@@ -4,7 +4,8 @@ import time
 from decimal import Decimal
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.e2e.conftest import Shopper, ledger_is_exact
+from tests.e2e.conftest import Shopper
+from tests.ledger import ledger_is_exact
 
 
 def register(sim, number, goods, mechanics=()):
@@ -13,7 +14,7 @@ def register(sim, number, goods, mechanics=()):
     assert sim.post("/api/orders", json={"order": number, "goods": goods}).status_code == 202
 
 
-def test_autotest_story(stack, sim, app):
+def test_autotest_story(stack, sim, app, database_uri):
     number = new_order_number()
     register(sim, number, [{"description": "TV Acme 4K", "price": Decimal("14599.50")}],
              [{"match": "Acme", "reward": 5, "reward_type": "%"}])
@@ -26,10 +27,10 @@ def test_autotest_story(stack, sim, app):
     assert spend.status_code == 200
     assert shopper.balance() == {"current": 0, "withdrawn": 729.98}
     assert len(shopper.http.get(f"{stack.url}/api/user/withdrawals").json()) == 1
-    ledger_is_exact(app)
+    ledger_is_exact(database_uri)
 
 
-def test_late_registered_invalid_and_rewardless_orders(stack, sim, app):
+def test_late_registered_invalid_and_rewardless_orders(stack, sim, app, database_uri):
     shopper = Shopper(stack.url, "paths")
     late, invalid, plain = new_order_number(), new_order_number(), new_order_number()
     register(sim, invalid, [])
@@ -50,4 +51,4 @@ def test_late_registered_invalid_and_rewardless_orders(stack, sim, app):
     assert orders[invalid]["status"] == "INVALID" and "accrual" not in orders[invalid]
     assert orders[plain]["status"] == "PROCESSED" and "accrual" not in orders[plain]
     assert shopper.balance() == {"current": 100, "withdrawn": 0}
-    ledger_is_exact(app)
+    ledger_is_exact(database_uri)

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.e2e.conftest import Shopper, ledger_is_exact
+from tests.e2e.conftest import Shopper
+from tests.ledger import ledger_is_exact
 
 WORKER_CONCURRENCY = 4
 BORK = {"match": "Bork", "reward": "2.5", "reward_type": "pt"}
@@ -27,7 +28,7 @@ def hand_in_all(shoppers, numbers):
     assert codes == [202] * len(numbers)
 
 
-def test_rate_limited_accrual_system_drains_without_hammering(stack, sim, app):
+def test_rate_limited_accrual_system_drains_without_hammering(stack, sim, app, database_uri):
     sim.configure(rate_limit=50, rate_window=5, calc_seconds=1)  # 10 requests per second
     numbers = register_many(sim, 150)
     shoppers = [Shopper(stack.url, f"limited{i}") for i in range(3)]
@@ -43,10 +44,10 @@ def test_rate_limited_accrual_system_drains_without_hammering(stack, sim, app):
     assert stats["order_gets"]["total"] <= 1.5 * len(numbers)
     total = sum(Decimal(str(s.balance()["current"])) for s in shoppers)
     assert total == Decimal("2.5") * len(numbers)
-    ledger_is_exact(app)
+    ledger_is_exact(database_uri)
 
 
-def test_killed_worker_and_web_lose_nothing(stack, sim, app):
+def test_killed_worker_and_web_lose_nothing(stack, sim, app, database_uri):
     sim.configure(calc_seconds=0, latency_ms=3000)  # checks are on the wire when the worker dies
     numbers = register_many(sim, 40)
     shopper = Shopper(stack.url, "crashes")
@@ -67,10 +68,10 @@ def test_killed_worker_and_web_lose_nothing(stack, sim, app):
     orders = shopper.wait_final(numbers, timeout=120)  # the interrupted ones after their 30 s lease
     assert all(orders[n]["status"] == "PROCESSED" and orders[n]["accrual"] == 2.5 for n in numbers)
     assert shopper.balance() == {"current": 100, "withdrawn": 0}
-    ledger_is_exact(app)
+    ledger_is_exact(database_uri)
 
 
-def test_beat_stopped_and_restarted(stack, sim, app):
+def test_beat_stopped_and_restarted(stack, sim, app, database_uri):
     stack.kill("beat", signal.SIGTERM)
     numbers = register_many(sim, 5)
     shopper = Shopper(stack.url, "beatless")
@@ -79,4 +80,4 @@ def test_beat_stopped_and_restarted(stack, sim, app):
     stack.start("beat")
     orders = shopper.wait_final(numbers, timeout=60)
     assert {o["status"] for o in orders.values()} == {"PROCESSED"}
-    ledger_is_exact(app)
+    ledger_is_exact(database_uri)

@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis as redis_lib
 
@@ -117,12 +116,3 @@ def fault_stack(servers, tmp_path_factory):
     watching.set()
     watchdog.join()
     stack.stop_all()
-
-
-def ledger_totals(uri: str) -> tuple:
-    """(Σ current, Σ credited accruals − Σ withdrawals): equal when nothing was lost or doubled."""
-    with psycopg.connect(uri) as conn:
-        current = conn.execute("SELECT COALESCE(SUM(current), 0) FROM users").fetchone()[0]
-        credited = conn.execute("SELECT COALESCE(SUM(accrual), 0) FROM orders WHERE status = 'PROCESSED'").fetchone()[0]
-        spent = conn.execute("SELECT COALESCE(SUM(sum), 0) FROM withdrawals").fetchone()[0]
-    return current, credited - spent
