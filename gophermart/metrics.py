@@ -27,13 +27,29 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by gophermart.web_server befor
 
 
 def register_metrics(app: Flask) -> None:
+    domain = DomainCollector(app)
     if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
+        from prometheus_client import multiprocess
+        from prometheus_client.exposition import choose_encoder
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
-        metrics = GunicornInternalPrometheusMetrics(app, group_by="endpoint", defaults_prefix="gophermart")
+        class MultiProcessMetrics(GunicornInternalPrometheusMetrics):
+            def generate_metrics(self, accept_header=None, names=None):
+                # The exporter builds a fresh registry from the workers' files for every
+                # scrape, leaving out collectors registered on its own registry: the
+                # domain metrics are added to that fresh one here.
+                registry = CollectorRegistry()
+                multiprocess.MultiProcessCollector(registry)
+                registry.register(domain)
+                if names:
+                    registry = registry.restricted_registry(names)
+                generate_latest, content_type = choose_encoder(accept_header)
+                return generate_latest(registry).decode("utf-8"), content_type
+
+        MultiProcessMetrics(app, group_by="endpoint", defaults_prefix="gophermart")
     else:
         metrics = PrometheusMetrics(app, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart")
-    metrics.registry.register(DomainCollector(app))
+        metrics.registry.register(domain)
 
 
 class DomainCollector:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,18 @@ class Simulator:
 
     def start(self) -> None:
         self.running = start_simulator(["--calc-time", "1"], port=self.port)
+
+
+@contextmanager
+def outage(server, seconds: float, **stop_options):
+    """`server` is down for the block and `seconds` after it; back up even if the block
+    fails, so one failed test leaves the module's servers running for the next."""
+    server.stop(**stop_options)
+    try:
+        yield
+        time.sleep(seconds)
+    finally:
+        server.start()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import requests
 from tests.accrual_sim.helpers import new_order_number
 from tests.conftest import free_port, gophermart_command, kill_tree, service_env, wait_for_port
 from tests.e2e.conftest import Shopper
+from tests.faults.conftest import outage
 from tests.ledger import ledger_is_exact
 
 REWARD = {"match": "Gopher", "reward": "2.5", "reward_type": "pt"}
@@ -38,11 +39,9 @@ def test_redis_restarted_with_orders_in_flight(fault_stack, servers):
     shopper = Shopper(fault_stack.url, "redis-restart")
     for number in numbers[:10]:
         assert shopper.hand_in(number) == 202
-    redis.stop()  # every queued message is gone with it
-    for number in numbers[10:]:
-        assert shopper.hand_in(number) == 202  # the web still accepts orders
-    time.sleep(2)
-    redis.start()
+    with outage(redis, seconds=2):  # every queued message is gone with it
+        for number in numbers[10:]:
+            assert shopper.hand_in(number) == 202  # the web still accepts orders
     assert_all_credited_once(shopper, numbers, postgres)
     assert shopper.balance()["current"] == 37.5
 
@@ -59,9 +58,8 @@ def test_worker_rides_out_a_redis_outage(fault_stack, servers):
     for number in numbers[1:5]:
         assert shopper.hand_in(number) == 202  # their first checks wait unacknowledged in the worker
     for _outage in range(3):
-        redis.stop(subscribers_first=True)
-        time.sleep(1)
-        redis.start()
+        with outage(redis, seconds=1, subscribers_first=True):
+            pass
         time.sleep(1)
         assert worker.poll() is None, f"the worker exited with {worker.returncode} when Redis went away"
     for number in numbers[5:]:
@@ -78,13 +76,11 @@ def test_postgres_restarted(fault_stack, servers):
     shopper = Shopper(fault_stack.url, "pg-restart")
     for number in numbers[:5]:
         assert shopper.hand_in(number) == 202
-    postgres.stop()
-    started = time.monotonic()
-    down = shopper.http.post(f"{fault_stack.url}/api/user/orders", data=numbers[5], timeout=30)
-    assert down.status_code == 503 and down.headers["Retry-After"]
-    assert time.monotonic() - started < 10  # an answer, not a hang
-    time.sleep(2)
-    postgres.start()
+    with outage(postgres, seconds=2):
+        started = time.monotonic()
+        down = shopper.http.post(f"{fault_stack.url}/api/user/orders", data=numbers[5], timeout=30)
+        assert down.status_code == 503 and down.headers["Retry-After"]
+        assert time.monotonic() - started < 10  # an answer, not a hang
     deadline = time.monotonic() + 30
     while requests.get(f"{fault_stack.url}/readyz").status_code != 200:
         assert time.monotonic() < deadline
@@ -98,14 +94,24 @@ def test_accrual_system_down_for_a_while(fault_stack, servers):
     postgres, _redis, simulator = servers
     numbers = [new_order_number() for _ in range(10)]
     shopper = Shopper(fault_stack.url, "accrual-down")
-    simulator.stop()
-    for number in numbers:
-        assert shopper.hand_in(number) == 202
-    time.sleep(5)  # checks fail, are retried briefly, then re-scheduled
-    assert {o["status"] for o in shopper.orders().values()} == {"NEW"}
-    simulator.start()
+    with outage(simulator, seconds=0):
+        for number in numbers:
+            assert shopper.hand_in(number) == 202
+        # Checks are tried, fail, are retried briefly, then re-scheduled: nothing changes.
+        deadline = time.monotonic() + 30
+        while not failed_accrual_calls(fault_stack.url):
+            assert time.monotonic() < deadline, "no accrual call failed while the accrual system was down"
+            time.sleep(0.2)
+        assert {o["status"] for o in shopper.orders().values()} == {"NEW"}
     register(simulator, numbers)  # the restarted simulator forgot everything
     assert_all_credited_once(shopper, numbers, postgres)
+
+
+def failed_accrual_calls(base: str) -> float:
+    for line in requests.get(f"{base}/metrics").text.splitlines():
+        if line.startswith('gophermart_accrual_calls_total{outcome="Unavailable"} '):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_whole_service_sigterm_under_load(servers, tmp_path):

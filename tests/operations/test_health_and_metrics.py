@@ -108,6 +108,13 @@ def test_metrics_of_all_gunicorn_workers_are_aggregated(live_web):
     assert [healthz_count() for _ in range(5)] == [before + 40] * 5
 
 
+def test_gunicorn_metrics_carry_the_domain_metrics_too(live_web):
+    body = requests.get(f"{live_web}/metrics").text
+    for sample in ('gophermart_orders{status="NEW"}', "gophermart_orders_parked", "gophermart_accrual_pause_seconds",
+                   "gophermart_accrual_calc_estimate_seconds"):
+        assert metric(body, sample) is not None, sample
+
+
 def test_one_log_line_per_request_with_its_ids(client, register, caplog):
     caplog.set_level(logging.INFO, logger="gophermart.requests")
     token = register("logged")
