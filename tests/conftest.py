@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from config import load_settings
 from gophermart import create_app
 from gophermart.extensions import db, limiter
-from tests.accrual_sim.helpers import start_simulator
+from tests.accrual_sim.helpers import free_port, start_simulator  # noqa: F401  (free_port: for the tests)
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
@@ -162,12 +162,6 @@ def auth_client(app, register):
     fresh = app.test_client()
     fresh.environ_base["HTTP_AUTHORIZATION"] = token
     return fresh
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:

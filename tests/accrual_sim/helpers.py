@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import requests
 
+from gophermart.luhn import with_check_digit
+
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 10.0
@@ -173,22 +175,17 @@ def wait_for_final(sim: RunningSimulator, number: str, timeout: float = 15.0) ->
         time.sleep(0.05)
 
 
-def luhn_number(prefix: str) -> str:
-    """``prefix`` plus the Luhn check digit."""
-    total = 0
-    for position, char in enumerate(reversed(prefix + "0")):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return prefix + str((10 - total % 10) % 10)
-
-
 _numbers = itertools.count(int(time.time()) % 10**6 * 10**6)
 
 
 def new_order_number() -> str:
     """A Luhn-valid order number not handed out before in this process."""
-    return luhn_number(str(next(_numbers)))
+    return with_check_digit(str(next(_numbers)))
+
+
+def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
+    """A purchase the accrual system will calculate: its mechanics first, then the order."""
+    for mechanic in mechanics:
+        assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
+    response = sim.post("/api/orders", json={"order": number, "goods": goods if goods is not None else []})
+    assert response.status_code == 202, response.text

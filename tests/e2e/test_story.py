@@ -3,20 +3,14 @@
 import time
 from decimal import Decimal
 
-from tests.accrual_sim.helpers import new_order_number
+from tests.accrual_sim.helpers import new_order_number, register_at_simulator
 from tests.e2e.conftest import Shopper
 from tests.ledger import ledger_is_exact
 
 
-def register(sim, number, goods, mechanics=()):
-    for mechanic in mechanics:
-        assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
-    assert sim.post("/api/orders", json={"order": number, "goods": goods}).status_code == 202
-
-
 def test_autotest_story(stack, sim, app, database_uri):
     number = new_order_number()
-    register(sim, number, [{"description": "TV Acme 4K", "price": Decimal("14599.50")}],
+    register_at_simulator(sim, number, [{"description": "TV Acme 4K", "price": Decimal("14599.50")}],
              [{"match": "Acme", "reward": 5, "reward_type": "%"}])
     shopper = Shopper(stack.url, "autotest")
     assert shopper.hand_in(number) == 202
@@ -33,8 +27,8 @@ def test_autotest_story(stack, sim, app, database_uri):
 def test_late_registered_invalid_and_rewardless_orders(stack, sim, app, database_uri):
     shopper = Shopper(stack.url, "paths")
     late, invalid, plain = new_order_number(), new_order_number(), new_order_number()
-    register(sim, invalid, [])
-    register(sim, plain, [{"description": "Plain kettle", "price": 100}])
+    register_at_simulator(sim, invalid, [])
+    register_at_simulator(sim, plain, [{"description": "Plain kettle", "price": 100}])
     for number in (late, invalid, plain):
         assert shopper.hand_in(number) == 202
     # The late order is unknown to the accrual system: wait until the service was told so.
@@ -43,7 +37,7 @@ def test_late_registered_invalid_and_rewardless_orders(stack, sim, app, database
         assert time.monotonic() < deadline, "the late order was never asked about"
         time.sleep(0.1)
     assert shopper.orders()[late]["status"] == "NEW"
-    register(sim, late, [{"description": "Bork kettle", "price": 1000}],
+    register_at_simulator(sim, late, [{"description": "Bork kettle", "price": 1000}],
              [{"match": "Bork", "reward": 10, "reward_type": "%"}])
     orders = shopper.wait_final([late, invalid, plain], timeout=30)
     assert orders[late]["status"] == "PROCESSED" and orders[late]["accrual"] == 100

@@ -44,10 +44,3 @@ def gate(request, app):
         return RedisGate(request.getfixturevalue("redis_client"))
     with app.app_context():
         return DatabaseGate(db.engine)
-
-
-def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
-    for mechanic in mechanics:
-        assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
-    response = sim.post("/api/orders", json={"order": number, "goods": goods if goods is not None else []})
-    assert response.status_code == 202, response.text

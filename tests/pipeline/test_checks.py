@@ -21,8 +21,8 @@ from gophermart.services.accrual_checks import (
     claim_due_orders,
 )
 from gophermart.services.orders import submit_order
+from tests.accrual_sim.helpers import register_at_simulator
 from tests.factories import luhn_number
-from tests.pipeline.conftest import register_at_simulator
 from tests.racing import fire_together
 
 TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
