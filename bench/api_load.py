@@ -19,9 +19,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, free_port, fresh_database, stop, wait_port  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, ROOT, fill_benchmark_data, free_port, fresh_database, started  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 WRK = Path(__file__).resolve().parent / "wrk"
 DB_NAME = "gophermart_bench_api"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -39,21 +38,12 @@ def servers(logs: Path, **settings: str):
     env.update(settings)
     subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     web, trivial = free_port(), free_port()
-    commands = [
-        [sys.executable, "-m", "gophermart", "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
-        [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
-    ]
-    processes = [
-        subprocess.Popen(c, env=env, cwd=ROOT, stdout=open(logs / f"server{i}.log", "wb"),
-                         stderr=subprocess.STDOUT, start_new_session=True)
-        for i, c in enumerate(commands)
-    ]
-    try:
-        wait_port(web)
-        wait_port(trivial)
+    commands = {
+        "web": [sys.executable, "-m", "gophermart", "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
+        "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
+    }
+    with started(commands, env, logs, ports=(web, trivial)):
         yield f"http://127.0.0.1:{web}", f"http://127.0.0.1:{trivial}", database
-    finally:
-        stop(processes)
 
 
 def prepare(api: str, database: str) -> dict[str, str]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from decimal import Decimal
 
 import psycopg
@@ -14,6 +18,7 @@ import redis
 
 from gophermart.luhn import with_check_digit as luhn  # noqa: F401  (re-exported for the benchmarks)
 
+ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URI = os.environ.get("BENCH_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -63,16 +68,33 @@ def fill_benchmark_data(database: str) -> None:
         conn.execute("ANALYZE")
 
 
-def stop(processes) -> None:
-    import signal
+@contextmanager
+def started(commands: dict[str, list[str]], env: dict, logs: Path, ports: Sequence[int] = ()):
+    """The commands running (each in a session of its own, its output in logs/<name>.log),
+    once `ports` answer; all stopped on leaving, whatever happened."""
+    processes = []
+    try:
+        for name, command in commands.items():
+            with open(logs / f"{name}.log", "wb") as out:  # the child keeps its own copy
+                processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                                  start_new_session=True))
+        for port in ports:
+            wait_port(port)
+        yield
+    finally:
+        stop(processes)
 
+
+def stop(processes) -> None:
     for process in processes:
-        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def machine() -> dict:

@@ -36,9 +36,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, free_port, fresh_database, luhn, machine, stop, wait_port  # noqa: E402
+from common import REDIS_URL, free_port, fresh_database, luhn, machine, started  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "gophermart_bench"
 
 
@@ -51,28 +50,18 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
         ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}", LOG_LEVEL="INFO", LOG_FORMAT="json",
         WORKER_CONCURRENCY=str(workers), PASSWORD_HASH_COST="low",
     )
+    subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    gophermart = [sys.executable, "-m", "gophermart"]
     commands = {
         "simulator": [sys.executable, "-m", "accrual_sim", "-a", f"127.0.0.1:{sim_port}", "--calc-time", str(calc),
                       "--rate-limit", str(limit), "--rate-window", str(window), "--log-level", "WARNING"],
-        "migrate": [sys.executable, "-m", "gophermart", "migrate"],
+        "worker": [*gophermart, "worker"],
+        "beat": [*gophermart, "beat"],
+        "web": [*gophermart, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
     }
-    subprocess.run(commands["migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    processes = {}
-    try:
-        for role, command in [("simulator", commands["simulator"]),
-                              ("worker", [sys.executable, "-m", "gophermart", "worker"]),
-                              ("beat", [sys.executable, "-m", "gophermart", "beat"]),
-                              ("web", [sys.executable, "-m", "gophermart", "web", "--skip-migrations",
-                                       "-a", f"127.0.0.1:{web_port}"])]:
-            out = open(logs / f"{role}.log", "wb")
-            processes[role] = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                               start_new_session=True, cwd=ROOT)
-        wait_port(sim_port)
-        wait_port(web_port)
+    with started(commands, env, logs, ports=(sim_port, web_port)):
         time.sleep(2)  # let the worker connect
         yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}"
-    finally:
-        stop(processes.values())
 
 
 def _epoch(stamp: str) -> float:
