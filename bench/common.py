@@ -107,4 +107,5 @@ def machine() -> dict:
         "python": platform.python_version(),
         "postgresql": pg.split()[0],
         "redis": redis.Redis.from_url(REDIS_URL).info()["redis_version"],
+        "os": f"{platform.system()} {platform.release()}",
     }

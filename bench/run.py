@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import sys
 import time
@@ -404,8 +403,7 @@ def main(argv=None) -> int:
         parser.error(f"no figures to report yet: {RAW.relative_to(ROOT)} is missing")
     previous = json.loads(RAW.read_text()) if RAW.exists() and args.only else {}
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    results = {"machine": previous["machine"] if args.only == "report"
-               else {**machine(), "os": f"{platform.system()} {platform.release()}"}}
+    results = {"machine": previous["machine"] if args.only == "report" else machine()}
     started = time.monotonic()
     for part, run in (("api", run_api), ("pipeline", run_pipeline)):
         if args.only in (None, part):
