@@ -1,6 +1,7 @@
 """The embedded default (SQLite) keeps the same promises: no double credit, a balance that
 never goes negative, under real concurrent requests."""
 
+import re
 import subprocess
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from gophermart import create_app
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User
 from gophermart.services.ledger import apply_final_status
+from gophermart.services.orders import builds_json
 from tests.racing import fire_together
 from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
 from tests.factories import credit, luhn_number
@@ -72,3 +74,25 @@ def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user.current == Decimal("729.99")
+
+
+def test_order_list_on_sqlite(sqlite_stack):
+    """Where the database does not build the list's JSON, the presenter writes the same form."""
+    app, base = sqlite_stack
+    session = requests.Session()
+    response = session.post(f"{base}/api/user/register", json={"login": "sqlite-lister", "password": "pw"})
+    session.headers["Authorization"] = response.headers["Authorization"]
+    handed_in = luhn_number(62_000)
+    assert session.post(f"{base}/api/user/orders", data=handed_in).status_code == 202
+    credited = credit(app, "sqlite-lister", "500.50")
+    with app.test_request_context():
+        assert not builds_json()
+    response = session.get(f"{base}/api/user/orders")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert [(item["number"], item["status"], item.get("accrual")) for item in body] == [
+        (credited, "PROCESSED", 500.5), (handed_in, "NEW", None)
+    ]
+    assert b'"accrual":500.5,' in response.content
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", item["uploaded_at"]) for item in body)

@@ -1,13 +1,13 @@
 """POST and GET /api/user/orders."""
 
-from flask import Response, jsonify
+from flask import Response
 from flask_login import current_user, login_required
 
 from gophermart.api import api, present
 from gophermart.api.request_body import plain_text
 from gophermart.errors import Unprocessable
 from gophermart.luhn import is_valid_order_number
-from gophermart.services.orders import Submission, list_orders, submit_order
+from gophermart.services.orders import Submission, builds_json, list_orders, list_orders_json, submit_order
 
 
 @api.post("/orders")
@@ -23,7 +23,10 @@ def hand_in_order() -> Response:
 @api.get("/orders")
 @login_required
 def orders() -> Response:
-    items = list_orders(current_user.id)
-    if not items:
+    if builds_json():
+        body = list_orders_json(current_user.id)
+    else:
+        body = present.order_list(list_orders(current_user.id))
+    if body is None:
         return present.empty(204)
-    return jsonify([present.order(item) for item in items])
+    return present.json_text(body)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import Response
+from flask import Response, current_app
 from sqlalchemy.engine import Row
 
-from gophermart.models import Order, Withdrawal
+from gophermart.models import Withdrawal
 from gophermart.money import for_json
 
 _NO_OFFSET = timedelta(0)
@@ -21,18 +21,26 @@ def timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def order(item: Order | Row) -> dict:
-    """An Order, or a row of services.orders.list_orders (lists run to thousands: a row is
-    unpacked, far cheaper than reading its fields by name)."""
-    if isinstance(item, Row):
-        number, status, accrual, uploaded_at = item
-    else:
-        number, status, accrual, uploaded_at = item.number, item.status, item.accrual, item.uploaded_at
+def order(row: Row) -> dict:
+    """A row of services.orders.list_orders (lists run to thousands: a row is unpacked,
+    far cheaper than reading its fields by name)."""
+    number, status, accrual, uploaded_at = row
     body = {"number": number, "status": status.value}
     if accrual:
         body["accrual"] = for_json(accrual)
     body["uploaded_at"] = timestamp(uploaded_at)
     return body
+
+
+def order_list(rows) -> str | None:
+    """Rows of services.orders.list_orders as a JSON array, or None when there are none.
+    (On PostgreSQL the database builds the same text: services.orders.list_orders_json.)"""
+    return current_app.json.dumps([order(row) for row in rows]) if rows else None
+
+
+def json_text(body: str) -> Response:
+    """A JSON body already encoded, answered as jsonify answers."""
+    return current_app.response_class(f"{body}\n", mimetype=current_app.json.mimetype)
 
 
 def withdrawal(item: Withdrawal) -> dict:

@@ -57,3 +57,32 @@ def list_orders(user_id: int):
         .where(_ORDERS.user_id == user_id)
         .order_by(_ORDERS.uploaded_at.desc(), _ORDERS.id.desc())
     ).all()
+
+
+def builds_json() -> bool:
+    """Whether the database can build the order list's JSON itself (PostgreSQL)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+# The same list in the API's JSON form (api.present.order's, byte for byte; the API tests
+# compare the two), built by PostgreSQL in one statement. For 1000 orders, fetching the
+# rows into Python and formatting them cost about 6 ms of CPU; this costs the database
+# about 1 ms more than the plain SELECT. Only the number is free text to escape (to_json);
+# statuses come from a fixed set, amounts are NUMERIC(14, 2) printed without trailing
+# zeros (trim_scale: 500, 500.5), times are UTC to the second, as in api.present.
+_ORDER_LIST_JSON = sa.text("""
+SELECT '[' || string_agg(
+           '{"number":' || to_json(number)::text
+        || ',"status":"' || status || '"'
+        || CASE WHEN accrual > 0 THEN ',"accrual":' || trim_scale(accrual)::text ELSE '' END
+        || ',"uploaded_at":"' || to_char(uploaded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') || '+00:00"}',
+           ',' ORDER BY uploaded_at DESC, id DESC) || ']'
+FROM orders
+WHERE user_id = :user_id
+""")
+
+
+def list_orders_json(user_id: int) -> str | None:
+    """The user's orders as the JSON array GET /api/user/orders answers with, or None when
+    there are none; PostgreSQL only (see builds_json). Read outside a transaction."""
+    return read(_ORDER_LIST_JSON, {"user_id": user_id}).scalar()
