@@ -21,8 +21,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install  # BENCH_ARGS="--quick" or "--only api|pipeline|report"; writes docs/BENCHMARKS.md
-	$(BIN)/python -m pip install --quiet -e '.[bench]' && $(BIN)/python bench/run.py $(BENCH_ARGS)
+bench: $(VENV)/.installed-bench  # BENCH_ARGS="--quick" or "--only api|pipeline|report"; writes docs/BENCHMARKS.md
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
