@@ -7,13 +7,8 @@ postgres); each pytest-xdist worker gets its own database, created and migrated 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 import requests
@@ -23,7 +18,8 @@ from sqlalchemy.engine import make_url
 from config import load_settings
 from gophermart import create_app
 from gophermart.extensions import db, limiter
-from tests.accrual_sim.helpers import free_port, start_simulator  # noqa: F401  (free_port: for the tests)
+from tests.accrual_sim.helpers import start_simulator
+from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
@@ -164,65 +160,14 @@ def auth_client(app, register):
     return fresh
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
-
-
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL a process and everything it started (the all-in-one run's children live in
-    sessions of their own, so killing the parent alone would leave them running)."""
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        family = []
-    for member in [*family, process]:
-        try:
-            member.kill()
-        except (psutil.NoSuchProcess, ProcessLookupError):
-            pass
-    process.wait()
-
-
-def service_env(database_uri: str, instance_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ACCRUAL_SYSTEM_ADDRESS", "SECRET_KEY")}
-    env.update(
-        DATABASE_URI=database_uri,
-        INSTANCE_DIR=str(instance_dir),
-        PASSWORD_HASH_COST="low",
-        LOG_FORMAT="text",
-        LOG_LEVEL="WARNING",
-    )
-    env.update(extra)
-    return env
-
-
-def gophermart_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gophermart", *args]
-
-
 @pytest.fixture(scope="session")
 def live_web(database_uri, tmp_path_factory):
     """The real `gophermart web` (gunicorn) serving the test database; yields its base URL."""
     port = free_port()
     instance = tmp_path_factory.mktemp("live-instance")
-    process = subprocess.Popen(
-        gophermart_command("web", "-a", f"127.0.0.1:{port}"),
-        env=service_env(database_uri, instance, WEB_WORKERS="2", WEB_THREADS="16"),
-    )
-    try:
-        wait_for_port(port, process)
+    command = gophermart_command("web", "-a", f"127.0.0.1:{port}")
+    with serving(command, service_env(database_uri, instance, WEB_WORKERS="2", WEB_THREADS="16"), port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -230,11 +175,6 @@ def live_user(live_web, app):
     """A user registered on the live server (after the tables were emptied)."""
 
     def _make(login: str = "live-user", password: str = "secret") -> requests.Session:
-        session = requests.Session()
-        response = session.post(f"{live_web}/api/user/register", json={"login": login, "password": password})
-        assert response.status_code == 200, response.text
-        session.headers["Authorization"] = response.headers["Authorization"]
-        session.cookies.clear()
-        return session
+        return signed_up(live_web, login, password)
 
     return _make

@@ -6,10 +6,9 @@ import sys
 import time
 
 import pytest
-import requests
 
 from config.settings import PROJECT_ROOT
-from tests.conftest import free_port, kill_tree, gophermart_command, service_env, wait_for_port
+from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 
 
 @pytest.fixture
@@ -32,19 +31,13 @@ def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, ro
     port = free_port()
     env = service_env(empty_database.replace("postgresql://", "postgres://"), tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}",
                       ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9")
-    process = subprocess.Popen(gophermart_command(*role), env=env)
-    try:
-        wait_for_port(port, process)
+    with serving(gophermart_command(*role), env, port) as process:
         base = f"http://127.0.0.1:{port}"
-        response = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"})
-        assert response.status_code == 200  # the schema was created by the start-up migration
+        signed_up(base, "a", "b")  # the schema was created by the start-up migration
         started = time.monotonic()
         process.send_signal(stop_signal)
         assert process.wait(timeout=within + 10) == 0  # slack: the next line is the check
         assert time.monotonic() - started < within, f"stopped after {time.monotonic() - started:.1f} s"
-    finally:
-        if process.poll() is None:
-            kill_tree(process)
 
 
 @pytest.mark.parametrize(
@@ -73,9 +66,7 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
     port, simulator_port = free_port(), free_port()
     env = service_env("", tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}", SIMULATOR_ADDRESS=f"127.0.0.1:{simulator_port}")
     env.pop("DATABASE_URI")
-    process = subprocess.Popen(gophermart_command(), env=env)
-    try:
-        wait_for_port(port, process)
+    with serving(gophermart_command(), env, port) as process:
         base = f"http://127.0.0.1:{port}"
         demo = subprocess.run(
             [sys.executable, str(PROJECT_ROOT / "scripts" / "demo.py"), "--api", base,
@@ -84,23 +75,19 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "✓ the whole story works" in demo.stdout
-        token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
-        headers = {"Authorization": token}
+        shopper = signed_up(base, "a", "b")
         # 12345678903 is one of the simulator's demo orders: Pringles and Coca-Cola, 27.25 points.
-        assert requests.post(f"{base}/api/user/orders", data="12345678903", headers=headers).status_code == 202
+        assert shopper.post(f"{base}/api/user/orders", data="12345678903").status_code == 202
         deadline = time.monotonic() + 30
-        while requests.get(f"{base}/api/user/orders", headers=headers).json()[0]["status"] != "PROCESSED":
+        while shopper.get(f"{base}/api/user/orders").json()[0]["status"] != "PROCESSED":
             assert time.monotonic() < deadline, "the demo order did not reach PROCESSED"
             time.sleep(0.2)
-        assert requests.get(f"{base}/api/user/balance", headers=headers).json() == {"current": 27.25, "withdrawn": 0}
-        spend = requests.post(f"{base}/api/user/balance/withdraw", json={"order": "2377225624", "sum": 27.25}, headers=headers)
+        assert shopper.get(f"{base}/api/user/balance").json() == {"current": 27.25, "withdrawn": 0}
+        spend = shopper.post(f"{base}/api/user/balance/withdraw", json={"order": "2377225624", "sum": 27.25})
         assert spend.status_code == 200
         assert (tmp_path / "gophermart.sqlite3").exists()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            kill_tree(process)
 
 
 def test_flask_shell_preloads_db_models_and_tasks(app):

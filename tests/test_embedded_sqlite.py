@@ -2,11 +2,9 @@
 never goes negative, under real concurrent requests."""
 
 import re
-import subprocess
 from decimal import Decimal
 
 import pytest
-import requests
 from flask_migrate import upgrade
 
 from config import load_settings
@@ -16,7 +14,7 @@ from gophermart.models import Order, OrderStatus, User
 from gophermart.services.ledger import apply_final_status
 from gophermart.services.orders import builds_json
 from tests.racing import fire_together
-from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 from tests.factories import credit, luhn_number
 
 
@@ -28,22 +26,14 @@ def sqlite_stack(tmp_path_factory):
     with app.app_context():
         upgrade()
     port = free_port()
-    process = subprocess.Popen(
-        gophermart_command("web", "--skip-migrations", "-a", f"127.0.0.1:{port}"),
-        env=service_env(uri, instance, WEB_WORKERS="2", WEB_THREADS="16"),
-    )
-    wait_for_port(port, process)
-    yield app, f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=30)
+    command = gophermart_command("web", "--skip-migrations", "-a", f"127.0.0.1:{port}")
+    with serving(command, service_env(uri, instance, WEB_WORKERS="2", WEB_THREADS="16"), port):
+        yield app, f"http://127.0.0.1:{port}"
 
 
 def test_fifty_withdrawals_of_ten_from_one_hundred_on_sqlite(sqlite_stack):
     app, base = sqlite_stack
-    session = requests.Session()
-    response = session.post(f"{base}/api/user/register", json={"login": "sqlite-rich", "password": "pw"})
-    session.headers["Authorization"] = response.headers["Authorization"]
-    session.cookies.clear()
+    session = signed_up(base, "sqlite-rich")
     credit(app, "sqlite-rich", "100")
     numbers = [luhn_number(60_000 + i) for i in range(50)]
     codes = fire_together(
@@ -55,7 +45,7 @@ def test_fifty_withdrawals_of_ten_from_one_hundred_on_sqlite(sqlite_stack):
 
 def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
     app, base = sqlite_stack
-    requests.post(f"{base}/api/user/register", json={"login": "sqlite-racer", "password": "pw"})
+    signed_up(base, "sqlite-racer")
     credit(app, "sqlite-racer", "0.01")  # a user with one processed order already
     with app.app_context():
         user_id = db.session.execute(db.select(User.id).filter_by(login="sqlite-racer")).scalar_one()
@@ -79,9 +69,7 @@ def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
 def test_order_list_on_sqlite(sqlite_stack):
     """Where the database does not build the list's JSON, the presenter writes the same form."""
     app, base = sqlite_stack
-    session = requests.Session()
-    response = session.post(f"{base}/api/user/register", json={"login": "sqlite-lister", "password": "pw"})
-    session.headers["Authorization"] = response.headers["Authorization"]
+    session = signed_up(base, "sqlite-lister")
     handed_in = luhn_number(62_000)
     assert session.post(f"{base}/api/user/orders", data=handed_in).status_code == 202
     credited = credit(app, "sqlite-lister", "500.50")

@@ -37,6 +37,7 @@ from gophermart.models import Order, OrderStatus, User
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
 from tests.factories import credit, luhn_number
+from tests.processes import signed_up
 
 CHECKS = [
     not_a_server_error,
@@ -233,9 +234,7 @@ def live_schema(live_web):
 
 @pytest.fixture
 def bearer(live_web, app) -> dict[str, str]:
-    response = requests.post(f"{live_web}/api/user/register", json={"login": "edge", "password": "pw"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return {"Authorization": response.headers["Authorization"]}
+    return {"Authorization": signed_up(live_web, "edge").headers["Authorization"]}
 
 
 def validate_live(live_schema, method: str, path: str, response: requests.Response, expected: int) -> None:

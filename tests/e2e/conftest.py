@@ -13,9 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 import redis as redis_lib
-import requests
 
-from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.processes import free_port, gophermart_command, service_env, signed_up, wait_for_port
 from tests.pipeline.conftest import redis_url  # noqa: F401  (fixture)
 
 
@@ -80,10 +79,7 @@ class Shopper:
 
     def __init__(self, base: str, login: str):
         self.base = base
-        self.http = requests.Session()
-        response = self.http.post(f"{base}/api/user/register", json={"login": login, "password": "pw"})
-        assert response.status_code == 200, response.text
-        self.http.headers["Authorization"] = response.headers["Authorization"]
+        self.http = signed_up(base, login)
 
     def hand_in(self, number: str) -> int:
         return self.http.post(f"{self.base}/api/user/orders", data=number, timeout=5).status_code

@@ -3,7 +3,6 @@ RUN_ADDRESS, DATABASE_URI (an empty database) and ACCRUAL_SYSTEM_ADDRESS set, no
 
 import signal
 import sys
-import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +11,7 @@ import psutil
 import pytest
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.conftest import free_port, kill_tree, service_env, wait_for_port
+from tests.processes import free_port, serving, service_env
 from tests.e2e.conftest import Shopper
 
 
@@ -25,9 +24,8 @@ def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_databas
     port = free_port()
     env = service_env(empty_database, tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}", ACCRUAL_SYSTEM_ADDRESS=sim.url)
     started = time.monotonic()
-    process = subprocess.Popen([str(Path(sys.executable).with_name("gophermart"))], env=env, cwd=tmp_path)
-    try:
-        wait_for_port(port, process, timeout=40)  # slack: the next line is the check
+    executable = [str(Path(sys.executable).with_name("gophermart"))]
+    with serving(executable, env, port, timeout=40, cwd=tmp_path) as process:  # slack: the next line is the check
         assert time.monotonic() - started < 20, f"up after {time.monotonic() - started:.1f} s"
         number = new_order_number()
         sim.post("/api/goods", json={"match": "Acme", "reward": 5, "reward_type": "%"})
@@ -43,6 +41,3 @@ def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_databas
         assert process.wait(timeout=20) == 0
         gone, alive = psutil.wait_procs(family, timeout=5)
         assert not alive, f"left behind: {alive}"
-    finally:
-        if process.poll() is None:
-            kill_tree(process)

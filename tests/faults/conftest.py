@@ -14,7 +14,7 @@ import pytest
 import redis as redis_lib
 
 from tests.accrual_sim.helpers import start_simulator
-from tests.conftest import free_port, gophermart_command, service_env
+from tests.processes import free_port, gophermart_command, service_env
 from tests.e2e.conftest import Stack
 from tests.operations.private_postgres import PrivatePostgres
 

@@ -2,7 +2,6 @@
 Σ balances = Σ accruals − Σ withdrawals."""
 
 import signal
-import subprocess
 import threading
 import time
 from decimal import Decimal
@@ -11,7 +10,7 @@ import psycopg
 import requests
 
 from tests.accrual_sim.helpers import new_order_number
-from tests.conftest import free_port, gophermart_command, kill_tree, service_env, wait_for_port
+from tests.processes import free_port, gophermart_command, serving, service_env
 from tests.e2e.conftest import Shopper
 from tests.faults.conftest import outage
 from tests.ledger import ledger_is_exact
@@ -120,16 +119,11 @@ def test_whole_service_sigterm_under_load(servers, tmp_path):
     port = free_port()
     env = service_env(postgres.uri, tmp_path, REDIS_URL=redis.url, ACCRUAL_SYSTEM_ADDRESS=simulator.url,
                       RUN_ADDRESS=f"127.0.0.1:{port}")
-    process = subprocess.Popen(gophermart_command(), env=env)
-    try:
+    with serving(gophermart_command(), env, port) as process:
         run_under_load_and_stop(process, port, postgres)
-    finally:
-        if process.poll() is None:
-            kill_tree(process)
 
 
 def run_under_load_and_stop(process, port, postgres):
-    wait_for_port(port, process)
     base = f"http://127.0.0.1:{port}"
     shopper = Shopper(base, "sigterm")
     with psycopg_conn(postgres) as conn:  # 1000 points, from a processed order as the ledger expects

@@ -3,7 +3,6 @@
 import json
 import logging
 import re
-import subprocess
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import requests
 from config import load_settings
 from gophermart import create_app
 from gophermart.connections import accrual_gate
-from tests.conftest import free_port, gophermart_command, service_env, wait_for_port
+from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 from tests.factories import luhn_number
 from tests.racing import fire_together
 from tests.operations.private_postgres import PrivatePostgres
@@ -46,17 +45,15 @@ def test_readyz_follows_the_database_without_a_restart(private_postgres, tmp_pat
     API answers 503 rather than 500 meanwhile."""
     port = free_port()
     env = service_env(private_postgres.uri, tmp_path, LOG_LEVEL="WARNING")
-    process = subprocess.Popen(gophermart_command("web", "-a", f"127.0.0.1:{port}"), env=env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_port(port, process)
+    with serving(gophermart_command("web", "-a", f"127.0.0.1:{port}"), env, port):
         assert requests.get(f"{base}/readyz").status_code == 200
-        token = requests.post(f"{base}/api/user/register", json={"login": "a", "password": "b"}).headers["Authorization"]
+        shopper = signed_up(base, "a", "b")
         private_postgres.stop()
         started = time.monotonic()
         down = requests.get(f"{base}/readyz", timeout=10)
         assert down.status_code == 503 and "database" in down.json()["detail"]
-        api = requests.get(f"{base}/api/user/balance", headers={"Authorization": token}, timeout=10)
+        api = shopper.get(f"{base}/api/user/balance", timeout=10)
         assert api.status_code == 503 and api.headers["Retry-After"]
         assert time.monotonic() - started < 10
         private_postgres.start()
@@ -64,10 +61,7 @@ def test_readyz_follows_the_database_without_a_restart(private_postgres, tmp_pat
         while requests.get(f"{base}/readyz", timeout=10).status_code != 200:
             assert time.monotonic() < deadline, "not ready again after the database came back"
             time.sleep(0.2)
-        assert requests.get(f"{base}/api/user/balance", headers={"Authorization": token}).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        assert shopper.get(f"{base}/api/user/balance").status_code == 200
 
 
 def metric(body: str, line_start: str) -> float | None:
