@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from gophermart.errors import problem
 from gophermart.extensions import login_manager
 from gophermart.models import User
-from gophermart.services.sql import read
+from gophermart.services.sql import run_alone
 
 TOKEN_SALT = "gophermart.bearer-token"
 
@@ -95,7 +95,7 @@ def _load_by_auth_id(auth_id: object) -> AuthenticatedUser | None:
     user_id, _, version = auth_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    row = read(_AUTHENTICATED_USER, {"user_id": int(user_id)}).first()
+    row = run_alone(_AUTHENTICATED_USER, {"user_id": int(user_id)}).first()
     if row is None or row.auth_version != int(version):
         return None
     return AuthenticatedUser(*row)

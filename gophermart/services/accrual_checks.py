@@ -23,6 +23,7 @@ from gophermart.accrual_gate import AccrualGate
 from gophermart.extensions import db
 from gophermart.models import FINAL_STATUSES, Order, OrderStatus, utcnow
 from gophermart.services import ledger
+from gophermart.services.sql import run_alone
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def _start_check(order_id: int):
     """Mark the check as running and count it as started; None if someone else runs it."""
     now = utcnow()
     lease = timedelta(seconds=LEASE_SECONDS)
-    row = db.session.execute(
+    row = run_alone(
         _START, {"order_id": order_id, "now": now, "lease_expired": now - lease, "lease_end": now + lease}
     ).one_or_none()
     db.session.commit()
@@ -210,7 +211,7 @@ def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float,
     direct = requeue is not None and delay <= MAX_DIRECT_RECHECK_DELAY
     due = delay + (DIRECT_RECHECK_GRACE if direct else 0.0)
     now = utcnow()
-    db.session.execute(
+    run_alone(
         _RESCHEDULE, {"order_id": order_id, "status": new, "sent": sent, "now": now, "due_at": now + timedelta(seconds=due)}
     )
     db.session.commit()

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from gophermart.errors import Conflict
 from gophermart.extensions import db
 from gophermart.models import Order, utcnow
-from gophermart.services.sql import insert_or_ignore, read
+from gophermart.services.sql import insert_or_ignore, run_alone
 from gophermart.tasks import enqueue_check
 
 log = logging.getLogger(__name__)
 
 DIRECT_CHECK_GRACE_SECONDS = 10
+_ORDERS = Order.__table__.c
 
 
 class Submission(enum.Enum):
@@ -29,10 +30,10 @@ def submit_order(user_id: int, number: str) -> Submission:
     """Store a new order as NEW; a number is accepted once, from one user, ever."""
     now = utcnow()
     # The check is queued right after the commit; the sweep steps in only if it is lost.
-    order_id = insert_or_ignore(Order, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
+    order_id = insert_or_ignore(Order, alone=True, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
                                 next_check_at=now + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS))
     if order_id is None:
-        owner_id = db.session.execute(db.select(Order.user_id).filter_by(number=number)).scalar_one()
+        owner_id = run_alone(sa.select(_ORDERS.user_id).where(_ORDERS.number == number)).scalar_one()
         db.session.rollback()
         if owner_id != user_id:
             raise Conflict("This order number was handed in by another user.")
@@ -43,16 +44,13 @@ def submit_order(user_id: int, number: str) -> Submission:
     return Submission.ACCEPTED
 
 
-_ORDERS = Order.__table__.c
-
-
 def list_orders(user_id: int):
     """The user's orders, newest upload first: rows of (number, status, accrual,
     uploaded_at), in that order. A user may have thousands, so this is a Core query of the
     table's columns (same types, same rows): ORM objects would cost several times as much
     to build, and even ORM column rows a third more than Core rows. Read outside a
-    transaction (see `read`): the request writes nothing."""
-    return read(
+    transaction (see `run_alone`): the request writes nothing."""
+    return run_alone(
         sa.select(_ORDERS.number, _ORDERS.status, _ORDERS.accrual, _ORDERS.uploaded_at)
         .where(_ORDERS.user_id == user_id)
         .order_by(_ORDERS.uploaded_at.desc(), _ORDERS.id.desc())
@@ -85,4 +83,4 @@ WHERE user_id = :user_id
 def list_orders_json(user_id: int) -> str | None:
     """The user's orders as the JSON array GET /api/user/orders answers with, or None when
     there are none; PostgreSQL only (see builds_json). Read outside a transaction."""
-    return read(_ORDER_LIST_JSON, {"user_id": user_id}).scalar()
+    return run_alone(_ORDER_LIST_JSON, {"user_id": user_id}).scalar()

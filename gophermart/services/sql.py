@@ -9,10 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gophermart.extensions import db
 
 
-def insert_or_ignore(model, **values) -> int | None:
+def insert_or_ignore(model, *, alone: bool = False, **values) -> int | None:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of one row: its id, or None when the
-    row conflicts with one already there (so the winner of a race gets the id back)."""
+    row conflicts with one already there (so the winner of a race gets the id back).
+    `alone`: the insert is the whole change (see run_alone)."""
     statement = _insert_or_ignore(model.__table__, db.session.get_bind().dialect.name)
+    if alone:
+        return run_alone(statement, values).scalar()
     return db.session.execute(statement, values).scalar()
 
 
@@ -24,16 +27,19 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
-def read(statement, parameters=None):
-    """Run one plain SELECT on the session's connection, outside a transaction if none is
-    open on it yet (PostgreSQL through psycopg; elsewhere as usual).
+def run_alone(statement, parameters=None):
+    """Run one statement that is a whole unit of work by itself — a SELECT, or a change
+    that needs no other statement with it — outside a transaction if none is open on the
+    session's connection yet (PostgreSQL through psycopg; elsewhere as usual). Callers
+    still commit: a no-op then, and what ends the transaction otherwise.
 
     In a transaction psycopg sends a BEGIN of its own before the first statement, and the
-    session ends it with a ROLLBACK: for a request that only reads, two of its four round
-    trips (the others: the pool's ping and the SELECT). One SELECT reads the same committed
-    rows on its own. Once a transaction is open (writes of this request, not committed
-    yet), the statement runs in it as before and sees them; and the statements after this
-    one open a transaction as usual, so a write and the checks that go with it stay in one.
+    session ends it with a COMMIT or ROLLBACK: two extra round trips, and the session's
+    commit machinery, for a single statement that PostgreSQL runs atomically on its own
+    (and, at READ COMMITTED, a SELECT reads the same committed rows). Once a transaction is
+    open (earlier statements of this unit of work), the statement runs in it as before;
+    the statements after it open a transaction as usual, so changes that belong together
+    still commit or roll back together.
     """
     connection = db.session.connection()
     if connection.dialect.driver != "psycopg":
