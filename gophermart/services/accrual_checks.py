@@ -108,13 +108,15 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
         sent += 1
         started = time.monotonic()
         outcome = client.fetch(number)
-        gate.count_call(type(outcome).__name__)
+        # Logged first: the line's time is when the answer came, so it minus the duration
+        # is when the request went out.
         log.info(
             "accrual call",
             extra={"order_number": number, "outcome": type(outcome).__name__,
                    "answer": getattr(outcome, "status", None) or getattr(outcome, "reason", None),
                    "duration_ms": round((time.monotonic() - started) * 1000, 1)},
         )
+        gate.count_call(type(outcome).__name__)
         return outcome
 
     return quick_retrying()(attempt), sent
