@@ -39,6 +39,10 @@ class Stack:
         if role == "web":
             wait_for_port(self.port, self.processes[role])
 
+    def start_all(self) -> None:
+        for role in ("worker", "beat", "web"):  # web last: it is up when this returns
+            self.start(role)
+
     def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(role)
         group = psutil.Process(process.pid).children(recursive=True)
@@ -68,8 +72,7 @@ def stack(database_uri, redis_url, simulator, tmp_path_factory):  # noqa: F811
         REDIS_URL=redis_url, ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO", WORKER_CONCURRENCY="4",
     )
     running = Stack(env=env, port=free_port(), logs=logs)
-    for role in ("worker", "beat", "web"):
-        running.start(role)
+    running.start_all()
     yield running
     running.stop_all()
 

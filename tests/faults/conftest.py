@@ -111,8 +111,7 @@ def fault_stack(servers, tmp_path_factory):
                       ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO")
     stack = Stack(env=env, port=free_port(), logs=tmp_path_factory.mktemp("fault-logs"))
     subprocess.run(gophermart_command("migrate"), env=env, check=True)
-    for role in ("worker", "beat", "web"):
-        stack.start(role)
+    stack.start_all()
     # Restart a role that dies, as the all-in-one supervisor or compose's restart policy
     # does (a worker should not: test_worker_rides_out_a_redis_outage checks it survives).
     watching = threading.Event()
