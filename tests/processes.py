@@ -69,18 +69,25 @@ def kill_tree(process: subprocess.Popen) -> None:
 @contextmanager
 def serving(command: list[str], env: dict[str, str], port: int, *, timeout: float = 20.0, **popen) -> Iterator[subprocess.Popen]:
     """A service process, started and listening on `port`; afterwards stopped if the test
-    has not stopped it (TERM; the whole tree killed if it is still up 30 s later)."""
+    has not stopped it: TERM, then, 30 s later, SIGKILL for whatever of it is still up
+    (the all-in-one run's children live in sessions of their own)."""
     process = subprocess.Popen(command, env=env, **popen)
     try:
         wait_for_port(port, process, timeout)
         yield process
     finally:
         if process.poll() is None:
+            try:
+                family = psutil.Process(process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                family = []
             process.terminate()
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 kill_tree(process)
+            for leftover in psutil.wait_procs(family, timeout=5)[1]:
+                leftover.kill()
 
 
 def signed_up(base: str, login: str, password: str = "pw") -> requests.Session:

@@ -9,6 +9,7 @@ from psycopg.pq import TransactionStatus
 from gophermart.extensions import db
 from gophermart.models import User
 from gophermart.services.sql import run_alone
+from tests.conftest import ADMIN_URI
 
 USERS = User.__table__.c
 
@@ -73,3 +74,28 @@ def test_a_select_alone_returns_its_rows(app, user_id):
         rows = run_alone(sa.select(USERS.login).where(USERS.id == user_id)).all()
         assert [tuple(row) for row in rows] == [("solo",)]
         assert driver_connection().info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_failed_statement_alone_leaves_the_connection_usable(app, user_id):
+    with app.app_context():
+        duplicate = sa.insert(User.__table__).values(login="solo", password_hash="y")
+        with pytest.raises(sa.exc.IntegrityError):
+            run_alone(duplicate)
+        assert driver_connection().autocommit is False
+        db.session.rollback()
+        assert db.session.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 1
+
+
+def test_a_connection_lost_under_it_is_discarded_not_pooled_in_autocommit(app, user_id):
+    with app.app_context():
+        pid = db.session.connection().connection.dbapi_connection.info.backend_pid  # checked out
+        with psycopg.connect(ADMIN_URI, autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        with pytest.raises(sa.exc.OperationalError):
+            run_alone(sa.select(USERS.login))
+        db.session.rollback()
+        db.session.remove()
+    with app.app_context():
+        conn = driver_connection()
+        assert conn.info.backend_pid != pid and conn.autocommit is False
+        assert run_alone(sa.select(USERS.login).where(USERS.id == user_id)).scalar_one() == "solo"
