@@ -19,11 +19,23 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, ROOT, fill_benchmark_data, free_port, fresh_database, started  # noqa: E402
+from common import (  # noqa: E402
+    BENCH_PASSWORD, BENCH_USERS, GOPHERMART, ROOT, fill_benchmark_data, free_port, fresh_database, migrate, service_env,
+    started,
+)
 
 WRK = Path(__file__).resolve().parent / "wrk"
 DB_NAME = "gophermart_bench_api"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+# The endpoints measured, as the report names them.
+TRIVIAL = "trivial endpoint (ceiling)"
+BALANCE = "GET /api/user/balance"
+ORDERS_10 = "GET /api/user/orders (10 orders)"
+ORDERS_1000 = "GET /api/user/orders (1000 orders)"
+POST_ORDERS = "POST /api/user/orders"
+WITHDRAW = "POST /api/user/balance/withdraw"
+LOGIN = "POST /api/user/login"
 
 
 @contextmanager
@@ -32,14 +44,12 @@ def servers(logs: Path, **settings: str):
     logs at INFO included, written to a file) unless `settings` (environment variables such
     as WEB_WORKERS) say otherwise."""
     database = fresh_database(DB_NAME)
-    env = dict(os.environ, DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
-               ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", LOG_LEVEL="INFO", LOG_FORMAT="json")
+    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", **settings)
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
-    env.update(settings)
-    subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    migrate(env)
     web, trivial = free_port(), free_port()
     commands = {
-        "web": [sys.executable, "-m", "gophermart", "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
+        "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
         "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
     }
     with started(commands, env, logs, ports=(web, trivial)):
@@ -79,29 +89,24 @@ def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, only=None, repeats: int = 1,
-            **settings: str) -> dict:
+def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repeats: int = 1) -> dict:
     """{endpoint: [row per concurrency]}. Concurrency by concurrency, the trivial endpoint
     first, so each share of it compares runs made close together; each endpoint gets a
     one-second warm-up that is not counted, then `repeats` runs of `seconds`, of which the
     fastest is kept (the one other work on the machine disturbed least; all runs' rates are
-    kept in `runs_rps`). `only` keeps the endpoints whose names contain one of its strings
-    (the ceiling is always measured)."""
+    kept in `runs_rps`)."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-api-"))
-    with servers(logs, **settings) as (api, trivial, database):
+    with servers(logs) as (api, trivial, database):
         tokens = prepare(api, database)
         scenarios = {
-            "trivial endpoint (ceiling)": (trivial + "/", "get.lua", {}),
-            "GET /api/user/balance": (f"{api}/api/user/balance", "get.lua", {"TOKEN": tokens["rich"]}),
-            "GET /api/user/orders (10 orders)": (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
-            "GET /api/user/orders (1000 orders)": (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
-            "POST /api/user/orders": (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
-            "POST /api/user/balance/withdraw": (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
-            "POST /api/user/login": (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
+            TRIVIAL: (trivial + "/", "get.lua", {}),
+            BALANCE: (f"{api}/api/user/balance", "get.lua", {"TOKEN": tokens["rich"]}),
+            ORDERS_10: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
+            ORDERS_1000: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
+            POST_ORDERS: (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
+            WITHDRAW: (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
+            LOGIN: (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
         }
-        if only:
-            scenarios = {name: scenario for name, scenario in scenarios.items()
-                         if name.startswith("trivial") or any(part in name for part in only)}
         results = {name: [] for name in scenarios}
         for connections in concurrencies:
             for name, (url, script, env) in scenarios.items():

@@ -7,6 +7,7 @@ import platform
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager, suppress
@@ -21,6 +22,21 @@ from gophermart.luhn import with_check_digit as luhn  # noqa: F401  (re-exported
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URI = os.environ.get("BENCH_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+GOPHERMART = [sys.executable, "-m", "gophermart"]
+
+
+def service_env(database: str, logs: Path, **settings: str) -> dict[str, str]:
+    """The environment the service's processes run with: this one's, on the benchmark's
+    database and Redis, JSON logs at INFO, plus `settings`. Never this process's metrics
+    folder (the in-process profile sets one): each service process makes its own."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
+               LOG_LEVEL="INFO", LOG_FORMAT="json", **settings)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([*GOPHERMART, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def free_port() -> int:

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +35,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, free_port, fresh_database, luhn, machine, started  # noqa: E402
+from common import GOPHERMART, free_port, fresh_database, luhn, machine, migrate, service_env, started  # noqa: E402
 
 DB_NAME = "gophermart_bench"
 
@@ -46,19 +44,15 @@ DB_NAME = "gophermart_bench"
 def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path):
     database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
-    env = dict(
-        os.environ, DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
-        ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}", LOG_LEVEL="INFO", LOG_FORMAT="json",
-        WORKER_CONCURRENCY=str(workers), PASSWORD_HASH_COST="low",
-    )
-    subprocess.run([sys.executable, "-m", "gophermart", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    gophermart = [sys.executable, "-m", "gophermart"]
+    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
+                      WORKER_CONCURRENCY=str(workers), PASSWORD_HASH_COST="low")
+    migrate(env)
     commands = {
         "simulator": [sys.executable, "-m", "accrual_sim", "-a", f"127.0.0.1:{sim_port}", "--calc-time", str(calc),
                       "--rate-limit", str(limit), "--rate-window", str(window), "--log-level", "WARNING"],
-        "worker": [*gophermart, "worker"],
-        "beat": [*gophermart, "beat"],
-        "web": [*gophermart, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
+        "worker": [*GOPHERMART, "worker"],
+        "beat": [*GOPHERMART, "beat"],
+        "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
     }
     with started(commands, env, logs, ports=(sim_port, web_port)):
         time.sleep(2)  # let the worker connect

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import api_load  # noqa: E402
+from api_load import BALANCE, ORDERS_10, ORDERS_1000, POST_ORDERS, TRIVIAL, WITHDRAW  # noqa: E402
 import pipeline_drain  # noqa: E402
 import profile_paths  # noqa: E402
 from common import machine  # noqa: E402
@@ -41,10 +42,6 @@ CHARTS = ROOT / "docs" / "bench"
 RAW = CHARTS / "results.json"
 FINDINGS = HERE / "FINDINGS.md"
 
-TRIVIAL = "trivial endpoint (ceiling)"
-BALANCE = "GET /api/user/balance"
-ORDERS_1000 = "GET /api/user/orders (1000 orders)"
-POST_ORDERS = "POST /api/user/orders"
 TARGET_CONNECTIONS = 32
 
 FULL = {"concurrencies": (1, 8, 32, 64), "seconds": 4, "repeats": 2, "orders": 1000, "limit": 300, "window": 30.0, "calc": 1.0,
@@ -240,8 +237,8 @@ def api_section(api: dict) -> list[str]:
         "| path | wall ms / request | CPU ms / request |",
         "|---|---:|---:|",
     ]
-    labels = {"healthz": "GET /healthz", "balance": BALANCE, "orders10": "GET /api/user/orders (10 orders)",
-              "orders1000": ORDERS_1000, "post_order": POST_ORDERS, "withdraw": "POST /api/user/balance/withdraw"}
+    labels = {"healthz": "GET /healthz", "balance": BALANCE, "orders10": ORDERS_10,
+              "orders1000": ORDERS_1000, "post_order": POST_ORDERS, "withdraw": WITHDRAW}
     for key, value in api["in_process"].items():
         lines.append(f"| {labels.get(key, key)} | {value['wall_ms']:.2f} | {value['cpu_ms']:.2f} |")
     return lines + [""]

@@ -31,7 +31,7 @@ def sweep() -> int:
     budget = accrual_gate().state().budget(horizon=interval, unlimited=SWEEP_BATCH)
     order_ids = accrual_checks.claim_due_orders(min(budget, SWEEP_BATCH))
     for order_id in order_ids:
-        check_order.delay(order_id)
+        queue_check(order_id, 0)
     if order_ids:
         log.info("sweep queued checks", extra={"orders": len(order_ids), "budget": budget})
     return len(order_ids)

@@ -14,12 +14,22 @@ def luhn_number(seed: int) -> str:
     return with_check_digit(str(seed))
 
 
+def user_id_of(login: str) -> int:
+    """In an app context."""
+    return db.session.execute(db.select(User.id).filter_by(login=login)).scalar_one()
+
+
+def order_id_of(number: str) -> int:
+    """In an app context."""
+    return db.session.execute(db.select(Order.id).filter_by(number=number)).scalar_one()
+
+
 def credit(app, login: str, amount: Decimal | str, number: str | None = None) -> str:
     """Give a user points the real way: an order handed in, then PROCESSED with an accrual."""
     with app.app_context():
-        user_id = db.session.execute(db.select(User.id).filter_by(login=login)).scalar_one()
+        user_id = user_id_of(login)
         number = number or luhn_number(10_000 + user_id * 1000 + db.session.query(Order).count())
         submit_order(user_id, number)
-        order_id = db.session.execute(db.select(Order.id).filter_by(number=number)).scalar_one()
+        order_id = order_id_of(number)
         assert ledger.apply_final_status(order_id, OrderStatus.PROCESSED, Decimal(amount))
     return number

@@ -8,7 +8,7 @@ import psycopg
 def ledger_is_exact(database_uri: str) -> None:
     """Σ balances = Σ accruals − Σ withdrawals, and each user's row agrees with its ledger:
     nothing was lost or credited twice, and no balance went below zero."""
-    with psycopg.connect(database_uri.replace("postgresql+psycopg://", "postgresql://")) as conn:
+    with psycopg.connect(database_uri) as conn:
         rows = conn.execute("""
             SELECT u.login, u.current, u.withdrawn,
                    COALESCE((SELECT SUM(accrual) FROM orders o WHERE o.user_id = u.id AND o.status = 'PROCESSED'), 0),

@@ -1,5 +1,5 @@
 """The service's real processes in tests: a free port, their environment and command, waiting
-for them to listen, killing them with their children, and a user signed up over HTTP."""
+for them to listen, stopping them with their children, and a user signed up over HTTP."""
 
 from __future__ import annotations
 
@@ -51,43 +51,35 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
 
 
-def kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL a process and everything it started (the all-in-one run's children live in
-    sessions of their own, so killing the parent alone would leave them running)."""
+def stop_tree(process: subprocess.Popen, grace: float = 30.0) -> None:
+    """TERM a process; SIGKILL it, and whatever it started, if still up `grace` seconds
+    later (its children are found first: the all-in-one run's live in sessions of their
+    own and would outlive it)."""
     try:
         family = psutil.Process(process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         family = []
-    for member in [*family, process]:
-        try:
-            member.kill()
-        except (psutil.NoSuchProcess, ProcessLookupError):
-            pass
-    process.wait()
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for leftover in psutil.wait_procs(family, timeout=5)[1]:
+        leftover.kill()
 
 
 @contextmanager
 def serving(command: list[str], env: dict[str, str], port: int, *, timeout: float = 20.0, **popen) -> Iterator[subprocess.Popen]:
-    """A service process, started and listening on `port`; afterwards stopped if the test
-    has not stopped it: TERM, then, 30 s later, SIGKILL for whatever of it is still up
-    (the all-in-one run's children live in sessions of their own)."""
+    """A service process, started and listening on `port`; afterwards stopped (stop_tree)
+    if the test has not stopped it."""
     process = subprocess.Popen(command, env=env, **popen)
     try:
         wait_for_port(port, process, timeout)
         yield process
     finally:
         if process.poll() is None:
-            try:
-                family = psutil.Process(process.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                family = []
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                kill_tree(process)
-            for leftover in psutil.wait_procs(family, timeout=5)[1]:
-                leftover.kill()
+            stop_tree(process)
 
 
 def signed_up(base: str, login: str, password: str = "pw") -> requests.Session:

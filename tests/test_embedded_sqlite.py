@@ -15,7 +15,7 @@ from gophermart.services.ledger import apply_final_status
 from gophermart.services.orders import builds_json
 from tests.racing import fire_together
 from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
-from tests.factories import credit, luhn_number
+from tests.factories import credit, luhn_number, user_id_of
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
     signed_up(base, "sqlite-racer")
     credit(app, "sqlite-racer", "0.01")  # a user with one processed order already
     with app.app_context():
-        user_id = db.session.execute(db.select(User.id).filter_by(login="sqlite-racer")).scalar_one()
+        user_id = user_id_of("sqlite-racer")
         order = Order(number=luhn_number(61_000), user_id=user_id)
         db.session.add(order)
         db.session.commit()

@@ -179,7 +179,13 @@ def new_order_number() -> str:
 
 def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
     """A purchase the accrual system will calculate: its mechanics first, then the order."""
+    register_purchases(sim, [number], goods, mechanics)
+
+
+def register_purchases(sim, numbers: list[str], goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
+    """Purchases of the same goods, one per order number; the mechanics first, once."""
     for mechanic in mechanics:
         assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)
-    response = sim.post("/api/orders", json={"order": number, "goods": goods if goods is not None else []})
-    assert response.status_code == 202, response.text
+    for number in numbers:
+        response = sim.post("/api/orders", json={"order": number, "goods": goods if goods is not None else []})
+        assert response.status_code == 202, response.text

@@ -32,11 +32,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gophermart.api.docs import OPENAPI
-from gophermart.extensions import db
-from gophermart.models import Order, OrderStatus, User
+from gophermart.models import OrderStatus
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
-from tests.factories import credit, luhn_number
+from tests.factories import credit, luhn_number, order_id_of, user_id_of
 from tests.processes import signed_up
 
 CHECKS = [
@@ -131,12 +130,12 @@ def give_history(app, login: str) -> None:
     credit(app, login, "729.98")
     credit(app, login, "0.07")
     with app.app_context():
-        user_id = db.session.execute(db.select(User.id).filter_by(login=login)).scalar_one()
+        user_id = user_id_of(login)
         for seed, status in ((777, OrderStatus.INVALID), (778, None)):
             number = luhn_number(seed)
             submit_order(user_id, number)
             if status is not None:
-                order_id = db.session.execute(db.select(Order.id).filter_by(number=number)).scalar_one()
+                order_id = order_id_of(number)
                 ledger.apply_final_status(order_id, status)
         ledger.withdraw(user_id, "2377225624", Decimal("500.5"))
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from gophermart.api import present
 from gophermart.extensions import db
-from gophermart.models import Order, OrderStatus, User
+from gophermart.models import Order, OrderStatus
 from gophermart.services.orders import builds_json, list_orders, list_orders_json
-from tests.factories import luhn_number
+from tests.factories import luhn_number, user_id_of
 
 UTC = timezone.utc
 MOSCOW = timezone(timedelta(hours=3))
@@ -34,7 +34,7 @@ EDGE_ORDERS = [
 
 def alice(app) -> int:
     with app.app_context():
-        return db.session.execute(db.select(User.id).filter_by(login="alice")).scalar_one()
+        return user_id_of("alice")
 
 
 def store_orders(app, user_id: int, orders, numbers=None) -> None:

@@ -6,19 +6,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.accrual_sim.helpers import new_order_number
+from tests.accrual_sim.helpers import new_order_number, register_purchases
 from tests.e2e.conftest import Shopper
 from tests.ledger import ledger_is_exact
 
 WORKER_CONCURRENCY = 4
-BORK = {"match": "Bork", "reward": "2.5", "reward_type": "pt"}
+BORK = {"match": "Bork", "reward": Decimal("2.5"), "reward_type": "pt"}
 
 
 def register_many(sim, count):
-    sim.post("/api/goods", json={"match": "Bork", "reward": Decimal("2.5"), "reward_type": "pt"})
     numbers = [new_order_number() for _ in range(count)]
-    for number in numbers:
-        assert sim.post("/api/orders", json={"order": number, "goods": [{"description": "Bork", "price": 1}]}).status_code == 202
+    register_purchases(sim, numbers, [{"description": "Bork", "price": 1}], [BORK])
     return numbers
 
 

@@ -14,6 +14,7 @@ from gophermart.connections import accrual_gate
 from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 from tests.factories import luhn_number
 from tests.racing import fire_together
+from tests.scrape import metric
 from tests.operations.private_postgres import PrivatePostgres
 
 
@@ -62,14 +63,6 @@ def test_readyz_follows_the_database_without_a_restart(private_postgres, tmp_pat
             assert time.monotonic() < deadline, "not ready again after the database came back"
             time.sleep(0.2)
         assert shopper.get(f"{base}/api/user/balance").status_code == 200
-
-
-def metric(body: str, line_start: str) -> float | None:
-    """The value of the sample whose line starts with `line_start`; None when absent."""
-    for line in body.splitlines():
-        if line.startswith(line_start + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def test_metrics_cover_requests_orders_and_accrual_calls(app, client, register):

@@ -1,7 +1,6 @@
 """The check use case against the real simulator, PostgreSQL and both gate stores."""
 
 import logging
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,7 +21,7 @@ from gophermart.services.accrual_checks import (
 )
 from gophermart.services.orders import submit_order
 from tests.accrual_sim.helpers import register_at_simulator
-from tests.factories import luhn_number
+from tests.factories import luhn_number, order_id_of
 from tests.racing import fire_together
 
 TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
@@ -40,7 +39,7 @@ def hand_in(app, user_id, number, age: float = 10.0) -> int:
     """Hand in an order, as if `age` seconds ago (old enough to be checked now)."""
     with app.app_context():
         submit_order(user_id, number)
-        order_id = db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
+        order_id = order_id_of(number)
         db.session.execute(
             sa.update(Order).where(Order.id == order_id).values(uploaded_at=utcnow() - timedelta(seconds=age))
         )
@@ -269,20 +268,12 @@ def test_two_sweeps_at_once_never_claim_the_same_order(app, user_id):
     ids = [hand_in(app, user_id, luhn_number(400 + i)) for i in range(40)]
     for order_id in ids:
         make_due(app, order_id)
-    claimed: list[list[int]] = []
-    barrier = threading.Barrier(4)
 
-    def sweep():
+    def sweep(_):
         with app.app_context():
-            barrier.wait()
-            claimed.append(claim_due_orders(15))
+            return claim_due_orders(15)
 
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    flat = [i for batch in claimed for i in batch]
+    flat = [i for batch in fire_together(4, sweep) for i in batch]
     assert len(flat) == len(set(flat)) == 40
 
 

@@ -1,11 +1,13 @@
 """The shared gate: pause after a 429, pacing at the published limit, the learned estimate."""
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from gophermart import accrual_gate
 from gophermart.accrual_gate import LOWER_PER_SECOND, PACE_SAFETY, RAISE
+from tests.racing import fire_together
 
 
 def test_unlimited_gate_lets_everything_through(gate):
@@ -83,10 +85,22 @@ def test_no_probing_while_requests_are_scarce_but_a_final_answer_still_bounds_it
     assert gate.observe_calculation(0.4, pending=False, probe=False) == pytest.approx(0.4)
 
 
-def test_answers_learnt_at_the_same_moment_are_not_lost(gate):
-    ages = [1.0 + i / 10 for i in range(16)]
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda age: gate.observe_calculation(age, pending=True, probe=False), ages))
+def test_answers_learnt_at_the_same_moment_are_not_lost(gate, monkeypatch):
+    ages = [1.0 + i / 10 for i in range(8)]
+    # Each answer, on its first try, waits between reading the estimate and writing the
+    # new one until every answer has read it: unguarded, all writes but one would be lost.
+    everyone_read = threading.Barrier(len(ages), timeout=10)
+    first_try = threading.local()
+    compute = accrual_gate.next_estimate
+
+    def once_everyone_read(*args):
+        if not getattr(first_try, "done", False):
+            first_try.done = True
+            everyone_read.wait()
+        return compute(*args)
+
+    monkeypatch.setattr(accrual_gate, "next_estimate", once_everyone_read)
+    fire_together(len(ages), lambda i: gate.observe_calculation(ages[i], pending=True, probe=False))
     assert gate.state().calc_estimate == pytest.approx(max(ages) * RAISE)
 
 

@@ -11,6 +11,7 @@ from gophermart.models import Order, utcnow
 from gophermart.services.accrual_checks import MAX_FIRST_CHECK_DELAY
 from gophermart.services.orders import DIRECT_CHECK_GRACE_SECONDS
 from gophermart.tasks import check_order
+from tests.factories import order_id_of
 
 
 @pytest.fixture
@@ -22,15 +23,15 @@ def published(app, monkeypatch):
     return calls
 
 
+def stored_order_id(app, number: str) -> int:
+    with app.app_context():
+        return order_id_of(number)
+
+
 def set_estimate(app, seconds: float) -> None:
     with app.app_context():
         db.session.execute(sa.text("UPDATE accrual_gate SET calc_estimate = :s"), {"s": seconds})
         db.session.commit()
-
-
-def order_id_of(app, number: str) -> int:
-    with app.app_context():
-        return db.session.execute(sa.select(Order.id).filter_by(number=number)).scalar_one()
 
 
 @pytest.mark.parametrize(("estimate", "countdown"), [(0.4, 0.4), (2.0, 2.0), (40.0, MAX_FIRST_CHECK_DELAY)])
@@ -38,7 +39,7 @@ def test_first_check_is_queued_for_when_the_calculation_is_likely_done(app, clie
     set_estimate(app, estimate)
     token = register()
     assert client.post("/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 202
-    assert published == [(order_id_of(app, "12345678903"), pytest.approx(countdown))]
+    assert published == [(stored_order_id(app, "12345678903"), pytest.approx(countdown))]
     # A repeat of the same number queues nothing more.
     assert client.post("/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 200
     assert len(published) == 1
@@ -54,5 +55,5 @@ def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, c
     assert response.status_code == 202
     assert any(r.msg == "could not queue the order's check; the sweep will" for r in caplog.records)
     with app.app_context():
-        due = db.session.get(Order, order_id_of(app, "12345678903")).next_check_at
+        due = db.session.get(Order, stored_order_id(app, "12345678903")).next_check_at
     assert utcnow() < due <= utcnow() + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS)

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from gophermart.errors import InsufficientFunds
 from gophermart.extensions import db
 from gophermart.luhn import MAX_DIGITS, is_valid_order_number, luhn_valid
-from gophermart.models import Order, OrderStatus, User
+from gophermart.models import OrderStatus, User
 from gophermart.money import MAX_AMOUNT, for_json, to_amount
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
-from tests.factories import luhn_number
+from tests.factories import luhn_number, order_id_of
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=300)
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, places=2, allow_nan=False, allow_infinity=False)
@@ -74,7 +74,7 @@ def test_ledger_invariant_for_any_interleaving(app, ops):
             number = luhn_number(10**9 + user.id * 100 + step)
             if kind == "credit":
                 submit_order(user.id, number)
-                order_id = db.session.execute(db.select(Order.id).filter_by(number=number)).scalar_one()
+                order_id = order_id_of(number)
                 assert ledger.apply_final_status(order_id, OrderStatus.PROCESSED, amount)
                 credited += amount
             else:
