@@ -23,8 +23,9 @@ def broker_options(settings: Settings) -> dict:
     if settings.redis_url:
         return {
             "broker_url": settings.redis_url,
-            # Far above any task's run time (time limit 60 s) so a running late-ack task is
-            # never redelivered while alive; we schedule nothing through countdowns.
+            # Far above any countdown (10 s at most) plus a task's run time (60 s at most), so
+            # a waiting or running late-ack task is never delivered twice; longer waits are
+            # kept in the database (next_check_at).
             "broker_transport_options": {"visibility_timeout": 3600},
         }
     # No Redis: a broker that needs no server, for the embedded single-machine run.

@@ -3,7 +3,10 @@ the test database first."""
 
 import kombu
 
+from config import load_settings
 from gophermart import redis_broker
+from gophermart.celery_app import celery_config
+from gophermart.services.accrual_checks import MAX_DIRECT_RECHECK_DELAY, MAX_FIRST_CHECK_DELAY
 
 
 def test_redis_urls_use_the_projects_transport_with_one_client_per_pool(redis_url, redis_client):
@@ -19,3 +22,12 @@ def test_redis_urls_use_the_projects_transport_with_one_client_per_pool(redis_ur
             queue.put({"n": n})
         assert [queue.get(timeout=1).payload["n"] for _ in range(3)] == [0, 1, 2]
         queue.close()
+
+
+def test_no_countdown_comes_near_the_visibility_timeout():
+    """Redis delivers a message again when it is not acknowledged within the visibility
+    timeout, its countdown included: the longest countdown the service sets (a first check,
+    a direct re-check; the sweep sets none) plus a task's hard time limit stays far below it."""
+    config = celery_config(load_settings(argv=[], environ={"REDIS_URL": "redis://127.0.0.1:6379/0"}))
+    longest = max(MAX_FIRST_CHECK_DELAY, MAX_DIRECT_RECHECK_DELAY) + config["task_time_limit"]
+    assert longest * 10 < config["broker_transport_options"]["visibility_timeout"]
