@@ -44,18 +44,23 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 @sa.event.listens_for(sa.pool.Pool, "checkout")
 def _drop_if_closed_by_server(dbapi_connection, _record, _proxy):
-    """Replace a pooled PostgreSQL connection the server has closed before it is used.
+    """Replace a pooled PostgreSQL connection that the server (or the driver) closed, before use.
 
     An idle connection has nothing to read unless the server ended it: a restart, a crash
     or pg_terminate_backend leave a FATAL message or the end of the stream on its socket.
     Looking at the socket costs one system call where a ping costs a round trip; the
-    pool checks out another connection when this raises. (A server host that vanished
-    without closing its sockets is found by the first statement instead: that request
-    answers 503 and the pool then renews its connections.)
+    pool checks out another connection when this raises. Found by the first statement
+    instead (that request answers 503, and the pool then renews its connections): a
+    server host that vanished without closing its sockets, and the rare end of a
+    connection that arrived right behind an answer and was read with it.
     """
     if not isinstance(dbapi_connection, psycopg.Connection):
         return
-    poller = select.poll()
-    poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
-    if poller.poll(0):
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        ended = bool(poller.poll(0))
+    except (psycopg.Error, OSError) as error:  # the driver has already let the socket go
+        raise sa.exc.DisconnectionError(str(error)) from error
+    if ended:
         raise sa.exc.DisconnectionError("the server closed the connection")
