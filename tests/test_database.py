@@ -59,4 +59,3 @@ def test_a_connection_the_server_ended_is_replaced_before_the_first_statement(en
     ended = pooled_backend(engine)
     terminate(ended)  # as a server restart does to every connection
     assert pooled_backend(engine) != ended  # no error: the statement ran on a new connection
-
