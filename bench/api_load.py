@@ -39,12 +39,11 @@ LOGIN = "POST /api/user/login"
 
 
 @contextmanager
-def servers(logs: Path, **settings: str):
+def servers(logs: Path):
     """The service and the trivial server, both with the service's defaults (JSON request
-    logs at INFO included, written to a file) unless `settings` (environment variables such
-    as WEB_WORKERS) say otherwise."""
+    logs at INFO included, written to a file)."""
     database = fresh_database(DB_NAME)
-    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", **settings)
+    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9")
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
     migrate(env)
     web, trivial = free_port(), free_port()

@@ -72,7 +72,7 @@ def fill_benchmark_data(database: str) -> None:
     """The data the API benchmarks read, once BENCH_USERS are registered: 'ten' and
     'thousand' get that many processed orders, 'rich' a balance to withdraw from all run
     long ('uploader' hands in new orders)."""
-    with psycopg.connect(database.replace("postgresql+psycopg", "postgresql")) as conn:
+    with psycopg.connect(database) as conn:
         users = dict(conn.execute("SELECT login, id FROM users").fetchall())
         for login, count in (("ten", 10), ("thousand", 1000)):
             conn.cursor().executemany(

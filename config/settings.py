@@ -81,19 +81,20 @@ def positive_float(value: str) -> float:
     return number
 
 
-def choice(*allowed: str, upper: bool = False):
+def choice(*allowed: str):
     """A coercer accepting one of `allowed`, in any case (given back as written there)."""
+    canonical = {name.lower(): name for name in allowed}
 
     def coerce(value: str) -> str:
-        normalised = value.strip().upper() if upper else value.strip().lower()
-        if normalised not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return normalised
+        try:
+            return canonical[value.strip().lower()]
+        except KeyError:
+            raise ValueError(f"must be one of {', '.join(allowed)}") from None
 
     return coerce
 
 
-log_level = choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)
+log_level = choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 log_format = choice("json", "text")
 password_hash_cost = choice("standard", "low")
 

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gophermart.errors import problem
 from gophermart.extensions import login_manager
-from gophermart.models import User
+from gophermart.models import USERS, User
 from gophermart.services.sql import run_alone
 
 TOKEN_SALT = "gophermart.bearer-token"
@@ -81,11 +81,10 @@ class AuthenticatedUser:
         return f"{self.id}:{self.auth_version}"
 
 
-_USERS = User.__table__.c
 # A Core query of the columns a request uses, rather than an ORM User: the ORM's loading,
 # identity map and detaching cost as much CPU as the rest of a GET balance.
-_AUTHENTICATED_USER = sa.select(_USERS.id, _USERS.auth_version, _USERS.current, _USERS.withdrawn).where(
-    _USERS.id == sa.bindparam("user_id")
+_AUTHENTICATED_USER = sa.select(USERS.id, USERS.auth_version, USERS.current, USERS.withdrawn).where(
+    USERS.id == sa.bindparam("user_id")
 )
 
 

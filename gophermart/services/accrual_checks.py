@@ -21,7 +21,7 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 from gophermart.accrual import AccrualClient, Final, Outcome, Pending, RateLimited, Unavailable
 from gophermart.accrual_gate import AccrualGate
 from gophermart.extensions import db
-from gophermart.models import FINAL_STATUSES, Order, OrderStatus, utcnow
+from gophermart.models import FINAL_STATUSES, ORDERS, Order, OrderStatus, utcnow
 from gophermart.services import ledger
 from gophermart.services.sql import run_alone
 
@@ -174,25 +174,24 @@ def check_order(order_id: int, client: AccrualClient, gate: AccrualGate, requeue
     return type(outcome).__name__
 
 
-_ORDERS = Order.__table__.c
 # The statements every check runs, made once and run with parameters: built for each check
 # and run through the ORM's UPDATE handling, they cost a worker more CPU than the
 # accrual request.
 _START = (
     sa.update(Order.__table__)
     .where(
-        _ORDERS.id == sa.bindparam("order_id"),
-        _ORDERS.status.in_(PENDING),
-        _ORDERS.parked_at.is_(None),
-        sa.or_(_ORDERS.check_started_at.is_(None), _ORDERS.check_started_at < sa.bindparam("lease_expired")),
+        ORDERS.id == sa.bindparam("order_id"),
+        ORDERS.status.in_(PENDING),
+        ORDERS.parked_at.is_(None),
+        sa.or_(ORDERS.check_started_at.is_(None), ORDERS.check_started_at < sa.bindparam("lease_expired")),
     )
-    .values(failures=_ORDERS.failures + 1, check_started_at=sa.bindparam("now"), next_check_at=sa.bindparam("lease_end"))
-    .returning(_ORDERS.number, _ORDERS.uploaded_at, _ORDERS.status, _ORDERS.attempts, _ORDERS.failures)
+    .values(failures=ORDERS.failures + 1, check_started_at=sa.bindparam("now"), next_check_at=sa.bindparam("lease_end"))
+    .returning(ORDERS.number, ORDERS.uploaded_at, ORDERS.status, ORDERS.attempts, ORDERS.failures)
 )
 _RESCHEDULE = (
     sa.update(Order.__table__)
-    .where(_ORDERS.id == sa.bindparam("order_id"), _ORDERS.status.in_(PENDING))
-    .values(status=sa.bindparam("status"), attempts=_ORDERS.attempts + sa.bindparam("sent"), failures=0,
+    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.in_(PENDING))
+    .values(status=sa.bindparam("status"), attempts=ORDERS.attempts + sa.bindparam("sent"), failures=0,
             updated_at=sa.bindparam("now"), check_started_at=None, next_check_at=sa.bindparam("due_at"))
 )
 

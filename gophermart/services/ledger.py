@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from gophermart.errors import Conflict, InsufficientFunds
 from gophermart.extensions import db
-from gophermart.models import FINAL_STATUSES, Order, OrderStatus, User, Withdrawal, utcnow
+from gophermart.models import FINAL_STATUSES, ORDERS, USERS, Order, OrderStatus, User, Withdrawal, utcnow
 from gophermart.money import MAX_AMOUNT, round_cents
 from gophermart.services.sql import insert_or_ignore
 
@@ -36,16 +36,15 @@ def get_balance(user: AuthenticatedUser) -> Balance:
     return Balance(current=user.current, withdrawn=user.withdrawn)
 
 
-_USERS = User.__table__.c
-_AMOUNT = sa.bindparam("amount", type_=_USERS.current.type)
+_AMOUNT = sa.bindparam("amount", type_=USERS.current.type)
 # Made once, run with parameters: building it for each withdrawal (and running it through
 # the ORM's UPDATE handling, with no User in the session to update) cost more CPU than
 # the database spent on it.
 _CHARGE = (
     sa.update(User.__table__)
-    .where(_USERS.id == sa.bindparam("user_id"), _USERS.current >= _AMOUNT)
-    .values(current=_USERS.current - _AMOUNT, withdrawn=_USERS.withdrawn + _AMOUNT)
-    .returning(_USERS.id)
+    .where(USERS.id == sa.bindparam("user_id"), USERS.current >= _AMOUNT)
+    .values(current=USERS.current - _AMOUNT, withdrawn=USERS.withdrawn + _AMOUNT)
+    .returning(USERS.id)
 )
 
 
@@ -100,17 +99,16 @@ def list_withdrawals(user_id: int) -> list[Withdrawal]:
     )
 
 
-_ORDERS = Order.__table__.c
 # Made once, like _CHARGE: a worker runs them for every final answer.
 _FINALISE = (
     sa.update(Order.__table__)
-    .where(_ORDERS.id == sa.bindparam("order_id"), _ORDERS.status.not_in(FINAL_STATUSES))
+    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.not_in(FINAL_STATUSES))
     .values(status=sa.bindparam("status"), accrual=sa.bindparam("accrual"), updated_at=sa.bindparam("now"),
-            attempts=_ORDERS.attempts + sa.bindparam("requests"), failures=0, check_started_at=None)
-    .returning(_ORDERS.user_id)
+            attempts=ORDERS.attempts + sa.bindparam("requests"), failures=0, check_started_at=None)
+    .returning(ORDERS.user_id)
 )
-_CREDIT = sa.update(User.__table__).where(_USERS.id == sa.bindparam("user_id")).values(
-    current=_USERS.current + sa.bindparam("credit", type_=_USERS.current.type)
+_CREDIT = sa.update(User.__table__).where(USERS.id == sa.bindparam("user_id")).values(
+    current=USERS.current + sa.bindparam("credit", type_=USERS.current.type)
 )
 
 

@@ -11,14 +11,13 @@ import sqlalchemy as sa
 
 from gophermart.errors import Conflict
 from gophermart.extensions import db
-from gophermart.models import Order, utcnow
+from gophermart.models import ORDERS, Order, utcnow
 from gophermart.services.sql import insert_or_ignore, run_alone
 from gophermart.tasks import enqueue_check
 
 log = logging.getLogger(__name__)
 
 DIRECT_CHECK_GRACE_SECONDS = 10
-_ORDERS = Order.__table__.c
 
 
 class Submission(enum.Enum):
@@ -33,7 +32,7 @@ def submit_order(user_id: int, number: str) -> Submission:
     order_id = insert_or_ignore(Order, alone=True, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
                                 next_check_at=now + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS))
     if order_id is None:
-        owner_id = run_alone(sa.select(_ORDERS.user_id).where(_ORDERS.number == number)).scalar_one()
+        owner_id = run_alone(sa.select(ORDERS.user_id).where(ORDERS.number == number)).scalar_one()
         db.session.rollback()
         if owner_id != user_id:
             raise Conflict("This order number was handed in by another user.")
@@ -51,9 +50,9 @@ def list_orders(user_id: int):
     to build, and even ORM column rows a third more than Core rows. Read outside a
     transaction (see `run_alone`): the request writes nothing."""
     return run_alone(
-        sa.select(_ORDERS.number, _ORDERS.status, _ORDERS.accrual, _ORDERS.uploaded_at)
-        .where(_ORDERS.user_id == user_id)
-        .order_by(_ORDERS.uploaded_at.desc(), _ORDERS.id.desc())
+        sa.select(ORDERS.number, ORDERS.status, ORDERS.accrual, ORDERS.uploaded_at)
+        .where(ORDERS.user_id == user_id)
+        .order_by(ORDERS.uploaded_at.desc(), ORDERS.id.desc())
     ).all()
 
 

@@ -62,8 +62,9 @@ def both_renderings(app, user_id: int) -> tuple[str | None, str | None]:
 def test_database_json_is_byte_for_byte_the_presenters(auth_client, app):
     numbers = [luhn_number(80_000 + i) for i in range(len(EDGE_ORDERS) - 2)]
     numbers += [luhn_number(10**253), "0" + luhn_number(123)]  # 255 digits; a leading zero
-    store_orders(app, alice(app), EDGE_ORDERS, numbers)
-    from_database, from_python = both_renderings(app, alice(app))
+    user_id = alice(app)
+    store_orders(app, user_id, EDGE_ORDERS, numbers)
+    from_database, from_python = both_renderings(app, user_id)
     assert from_database == from_python
     assert '"accrual":0.1,' in from_database and '"accrual":1000000,' in from_database
     assert '"uploaded_at":"2026-06-29T22:30:00+00:00"' in from_database  # converted to UTC

@@ -21,7 +21,7 @@ from gophermart.services.accrual_checks import (
 )
 from gophermart.services.orders import submit_order
 from tests.accrual_sim.helpers import register_at_simulator
-from tests.factories import luhn_number, order_id_of
+from tests.factories import luhn_number, order_id_of, user_id_of
 from tests.racing import fire_together
 
 TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
@@ -32,7 +32,7 @@ ACME = [{"match": "Acme", "reward": 5, "reward_type": "%"}]
 def user_id(app, register):
     register("shopper")
     with app.app_context():
-        return db.session.execute(sa.select(User.id)).scalar_one()
+        return user_id_of("shopper")
 
 
 def hand_in(app, user_id, number, age: float = 10.0) -> int:

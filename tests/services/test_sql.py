@@ -7,11 +7,9 @@ import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 
 from gophermart.extensions import db
-from gophermart.models import User
+from gophermart.models import USERS, User
 from gophermart.services.sql import run_alone
 from tests.conftest import ADMIN_URI
-
-USERS = User.__table__.c
 
 
 @pytest.fixture
