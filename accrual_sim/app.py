@@ -12,7 +12,8 @@ import gzip
 import logging
 import time
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import simplejson
 from flask import Flask, Response, request

@@ -8,9 +8,9 @@ half-up, to the cent.
 from __future__ import annotations
 
 import decimal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable
 
 REWARD_PERCENT = "%"
 REWARD_POINTS = "pt"
@@ -32,7 +32,7 @@ class Mechanic:
     reward: Decimal
     reward_type: str
 
-    def reward_for(self, good: "Good") -> Decimal:
+    def reward_for(self, good: Good) -> Decimal:
         """The exact (unrounded) reward this mechanic gives ``good``; 0 if it does not match."""
         if self.match not in good.description:
             return Decimal(0)
@@ -71,6 +71,6 @@ def json_amount(amount: Decimal) -> Decimal:
     if rounded == 0:
         return Decimal(0)
     normal = rounded.normalize(context=_EXACT)
-    if normal.as_tuple().exponent > 0:
+    if int(normal.as_tuple().exponent) > 0:
         normal = normal.quantize(Decimal(1), context=_EXACT)
     return normal

@@ -12,10 +12,11 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .calculation import Good, Mechanic, accrual_for, json_amount
 from .settings import SimConfig
@@ -75,9 +76,7 @@ class _Counters:
 
 def per_minute(rate_limit: int, rate_window: float) -> int:
     """``rate_limit`` per ``rate_window`` seconds as a whole number per minute (half-up, at least 1)."""
-    value = (Decimal(rate_limit) * 60 / Decimal(repr(rate_window))).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    )
+    value = (Decimal(rate_limit) * 60 / Decimal(repr(rate_window))).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return max(1, int(value))
 
 
@@ -92,6 +91,9 @@ class Engine:
         self._clock = clock
         self._config = config or SimConfig()
         self._rng = rng or random.Random(self._config.random_seed)
+        self._window_start: float | None = None
+        self._window_count = 0
+        self._pause_until: float | None = None
         self._started_at = clock()
         self._mechanics: dict[str, _MechanicEntry] = {}
         self._orders: dict[str, _Order] = {}
@@ -126,9 +128,9 @@ class Engine:
     # ------------------------------------------------------------------ counters
 
     def _reset_traffic(self) -> None:
-        self._window_start: float | None = None
+        self._window_start = None
         self._window_count = 0
-        self._pause_until: float | None = None
+        self._pause_until = None
 
     def record(self, endpoint: str, code: int) -> None:
         """Count an answer decided outside the engine (e.g. a 400 for a bad body)."""
@@ -169,10 +171,7 @@ class Engine:
                 pause_left = self._pause_until - now
             return {
                 "uptime_seconds": round(now - self._started_at, 3),
-                "requests": {
-                    endpoint: dict(sorted(counters.requests[endpoint].items()))
-                    for endpoint in ENDPOINTS
-                },
+                "requests": {endpoint: dict(sorted(counters.requests[endpoint].items())) for endpoint in ENDPOINTS},
                 "order_gets": {
                     "total": sum(counters.gets_by_order.values()),
                     "distinct_orders": len(counters.gets_by_order),
@@ -253,13 +252,14 @@ class Engine:
         """Fixed window: it opens with the first request after the previous one closed."""
         if config.rate_limit <= 0:
             return None
-        if self._window_start is None or now >= self._window_start + config.rate_window:
-            self._window_start = now
+        window_start = self._window_start
+        if window_start is None or now >= window_start + config.rate_window:
+            window_start = self._window_start = now
             self._window_count = 0
         if self._window_count < config.rate_limit:
             self._window_count += 1
             return None
-        retry_after = max(1, math.ceil(self._window_start + config.rate_window - now))
+        retry_after = max(1, math.ceil(window_start + config.rate_window - now))
         pause_until = now + retry_after
         if self._pause_until is None or pause_until > self._pause_until:
             self._pause_until = pause_until
@@ -268,8 +268,7 @@ class Engine:
             code=429,
             retry_after=retry_after,
             limit_message=(
-                f"No more than {per_minute(config.rate_limit, config.rate_window)}"
-                " requests per minute allowed"
+                f"No more than {per_minute(config.rate_limit, config.rate_window)} requests per minute allowed"
             ),
             delay_seconds=delay,
         )
@@ -289,11 +288,7 @@ class Engine:
         if not order.goods:
             order.final_status = INVALID
             return INVALID, None
-        mechanics = [
-            entry.mechanic
-            for entry in self._mechanics.values()
-            if entry.registered_at <= order.ready_at
-        ]
+        mechanics = [entry.mechanic for entry in self._mechanics.values() if entry.registered_at <= order.ready_at]
         total = accrual_for(order.goods, mechanics)
         order.final_status = PROCESSED
         order.accrual = total if total > 0 else None

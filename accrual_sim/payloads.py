@@ -91,7 +91,7 @@ def mechanic_from(value: Any, what: str = "body") -> Mechanic:
     reward = _amount(body, "reward", what)
     reward_type = body.get("reward_type")
     if reward_type not in REWARD_TYPES:
-        raise PayloadError(f"{what}: `reward_type` must be \"%\" or \"pt\"")
+        raise PayloadError(f'{what}: `reward_type` must be "%" or "pt"')
     return Mechanic(match=match, reward=reward, reward_type=reward_type)
 
 

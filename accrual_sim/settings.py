@@ -10,9 +10,10 @@ import argparse
 import logging
 import math
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 DEFAULT_ADDRESS = "localhost:8081"
 DEFAULT_RATE_WINDOW = 60.0
@@ -139,7 +140,7 @@ def address_value(raw: Any) -> tuple[str, int]:
         raise ValueError("must be host:port")
     text = raw.strip()
     if text.startswith("http://"):
-        text = text[len("http://"):]
+        text = text[len("http://") :]
     text = text.rstrip("/")
     host, sep, port_text = text.rpartition(":")
     if not sep:
@@ -173,15 +174,13 @@ class SimConfig:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def updated(self, changes: Mapping[str, Any]) -> "SimConfig":
+    def updated(self, changes: Mapping[str, Any]) -> SimConfig:
         """A copy with ``changes`` (raw values) applied; unknown names and bad values raise SettingError."""
         typed = {}
         for name, raw in changes.items():
             converter = CONFIG_CONVERTERS.get(name)
             if converter is None:
-                raise SettingError(
-                    f"unknown setting {name!r} (known: {', '.join(CONFIG_CONVERTERS)})"
-                )
+                raise SettingError(f"unknown setting {name!r} (known: {', '.join(CONFIG_CONVERTERS)})")
             try:
                 typed[name] = converter(raw)
             except ValueError as exc:
@@ -229,28 +228,73 @@ class _Option:
 
 
 OPTIONS = (
-    _Option("address", ("-a", "--address"), "RUN_ADDRESS", address_value,
-            f"host:port to serve on, :port for all interfaces (default {DEFAULT_ADDRESS})"),
-    _Option("rate_limit", ("--rate-limit",), "ACCRUAL_RATE_LIMIT", rate_limit_value,
-            "requests to GET /api/orders/{number} allowed per window, 0 = off (default 0)"),
-    _Option("rate_window", ("--rate-window",), "ACCRUAL_RATE_WINDOW", rate_window_value,
-            f"rate-limit window in seconds (default {DEFAULT_RATE_WINDOW:g})"),
-    _Option("calc_seconds", ("--calc-time",), "ACCRUAL_CALC_SECONDS", calc_seconds_value,
-            f"seconds from registration to a final status (default {DEFAULT_CALC_SECONDS:g})"),
-    _Option("fault_rate", ("--fault-rate",), "ACCRUAL_FAULT_RATE", fault_rate_value,
-            "share (0..1) of GET /api/orders/{number} answered 500 (default 0)"),
-    _Option("latency_ms", ("--latency-ms",), "ACCRUAL_LATENCY_MS", latency_ms_value,
-            "milliseconds added to every GET /api/orders/{number} answer (default 0)"),
-    _Option("random_seed", ("--random-seed",), "ACCRUAL_RANDOM_SEED", random_seed_value,
-            "seed of the fault generator (default: unseeded)"),
-    _Option("seed_file", ("--seed-file",), "ACCRUAL_SEED_FILE", str,
-            "JSON file with mechanics and orders to load at start"),
-    _Option("demo", ("--demo",), "ACCRUAL_DEMO", bool_value,
-            "load the bundled demo mechanics at start", boolean=True),
-    _Option("threads", ("--threads",), "ACCRUAL_THREADS", threads_value,
-            f"threads serving requests (default {DEFAULT_THREADS})"),
-    _Option("log_level", ("--log-level",), "LOG_LEVEL", log_level_value,
-            "DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)"),
+    _Option(
+        "address",
+        ("-a", "--address"),
+        "RUN_ADDRESS",
+        address_value,
+        f"host:port to serve on, :port for all interfaces (default {DEFAULT_ADDRESS})",
+    ),
+    _Option(
+        "rate_limit",
+        ("--rate-limit",),
+        "ACCRUAL_RATE_LIMIT",
+        rate_limit_value,
+        "requests to GET /api/orders/{number} allowed per window, 0 = off (default 0)",
+    ),
+    _Option(
+        "rate_window",
+        ("--rate-window",),
+        "ACCRUAL_RATE_WINDOW",
+        rate_window_value,
+        f"rate-limit window in seconds (default {DEFAULT_RATE_WINDOW:g})",
+    ),
+    _Option(
+        "calc_seconds",
+        ("--calc-time",),
+        "ACCRUAL_CALC_SECONDS",
+        calc_seconds_value,
+        f"seconds from registration to a final status (default {DEFAULT_CALC_SECONDS:g})",
+    ),
+    _Option(
+        "fault_rate",
+        ("--fault-rate",),
+        "ACCRUAL_FAULT_RATE",
+        fault_rate_value,
+        "share (0..1) of GET /api/orders/{number} answered 500 (default 0)",
+    ),
+    _Option(
+        "latency_ms",
+        ("--latency-ms",),
+        "ACCRUAL_LATENCY_MS",
+        latency_ms_value,
+        "milliseconds added to every GET /api/orders/{number} answer (default 0)",
+    ),
+    _Option(
+        "random_seed",
+        ("--random-seed",),
+        "ACCRUAL_RANDOM_SEED",
+        random_seed_value,
+        "seed of the fault generator (default: unseeded)",
+    ),
+    _Option(
+        "seed_file", ("--seed-file",), "ACCRUAL_SEED_FILE", str, "JSON file with mechanics and orders to load at start"
+    ),
+    _Option("demo", ("--demo",), "ACCRUAL_DEMO", bool_value, "load the bundled demo mechanics at start", boolean=True),
+    _Option(
+        "threads",
+        ("--threads",),
+        "ACCRUAL_THREADS",
+        threads_value,
+        f"threads serving requests (default {DEFAULT_THREADS})",
+    ),
+    _Option(
+        "log_level",
+        ("--log-level",),
+        "LOG_LEVEL",
+        log_level_value,
+        "DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)",
+    ),
 )
 
 _DEFAULTS: dict[str, Any] = {
@@ -280,12 +324,21 @@ def build_parser(prog: str = "gophermart-accrual") -> argparse.ArgumentParser:
     )
     for option in OPTIONS:
         if option.boolean:
-            parser.add_argument(*option.flags, dest=option.dest, default=None,
-                                action=argparse.BooleanOptionalAction,
-                                help=f"{option.help} [env {option.env}]")
+            parser.add_argument(
+                *option.flags,
+                dest=option.dest,
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=f"{option.help} [env {option.env}]",
+            )
         else:
-            parser.add_argument(*option.flags, dest=option.dest, default=None,
-                                metavar=option.env, help=f"{option.help} [env {option.env}]")
+            parser.add_argument(
+                *option.flags,
+                dest=option.dest,
+                default=None,
+                metavar=option.env,
+                help=f"{option.help} [env {option.env}]",
+            )
     return parser
 
 

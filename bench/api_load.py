@@ -19,8 +19,16 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
-    BENCH_PASSWORD, BENCH_USERS, GOPHERMART, ROOT, fill_benchmark_data, free_port, fresh_database, migrate, service_env,
+from common import (
+    BENCH_PASSWORD,
+    BENCH_USERS,
+    GOPHERMART,
+    ROOT,
+    fill_benchmark_data,
+    free_port,
+    fresh_database,
+    migrate,
+    service_env,
     started,
 )
 
@@ -67,8 +75,19 @@ def prepare(api: str, database: str) -> dict[str, str]:
 
 
 def wrk(url: str, connections: int, seconds: int, script: str, **env: str) -> dict:
-    command = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
-               "--latency", "-s", str(WRK / script), url]
+    command = [
+        "wrk",
+        "-t",
+        str(min(2, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        str(WRK / script),
+        url,
+    ]
     out = subprocess.run(command, env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout
     latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -103,7 +122,11 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repe
             ORDERS_10: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
             ORDERS_1000: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
             POST_ORDERS: (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
-            WITHDRAW: (f"{api}/api/user/balance/withdraw", "post_number.lua", {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
+            WITHDRAW: (
+                f"{api}/api/user/balance/withdraw",
+                "post_number.lua",
+                {"TOKEN": tokens["rich"], "KIND": "withdraw"},
+            ),
             LOGIN: (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
         }
         results = {name: [] for name in scenarios}
@@ -116,8 +139,10 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repe
                     runs[-1]["load_average"] = load_average()
                 row = max(runs, key=lambda run: run["rps"])
                 row["runs_rps"] = [run["rps"] for run in runs]
-                progress(f"  c={connections:<3d} {name:36s} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.1f} ms"
-                         f"  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}  (load {row['load_average']:.1f})")
+                progress(
+                    f"  c={connections:<3d} {name:36s} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.1f} ms"
+                    f"  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}  (load {row['load_average']:.1f})"
+                )
                 results[name].append(row)
                 time.sleep(0.5)
     return results

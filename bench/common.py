@@ -11,13 +11,13 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import redis
 
-from gophermart.luhn import with_check_digit as luhn  # noqa: F401  (re-exported for the benchmarks)
+from gophermart.luhn import with_check_digit as luhn
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URI = os.environ.get("BENCH_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -30,8 +30,14 @@ def service_env(database: str, logs: Path, **settings: str) -> dict[str, str]:
     database and Redis, JSON logs at INFO, plus `settings`. Never this process's metrics
     folder (the in-process profile sets one): each service process makes its own."""
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(DATABASE_URI=database, REDIS_URL=REDIS_URL, INSTANCE_DIR=str(logs / "instance"),
-               LOG_LEVEL="INFO", LOG_FORMAT="json", **settings)
+    env.update(
+        DATABASE_URI=database,
+        REDIS_URL=REDIS_URL,
+        INSTANCE_DIR=str(logs / "instance"),
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+        **settings,
+    )
     return env
 
 
@@ -92,8 +98,11 @@ def started(commands: dict[str, list[str]], env: dict, logs: Path, ports: Sequen
     try:
         for name, command in commands.items():
             with open(logs / f"{name}.log", "wb") as out:  # the child keeps its own copy
-                processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                                  start_new_session=True))
+                processes.append(
+                    subprocess.Popen(
+                        command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
         for port in ports:
             wait_port(port)
         yield
@@ -116,7 +125,8 @@ def stop(processes) -> None:
 def machine() -> dict:
     with psycopg.connect(ADMIN_URI) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,

@@ -28,14 +28,14 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import GOPHERMART, free_port, fresh_database, luhn, machine, migrate, service_env, started  # noqa: E402
+from common import GOPHERMART, free_port, fresh_database, luhn, machine, migrate, service_env, started
 
 DB_NAME = "gophermart_bench"
 
@@ -44,12 +44,30 @@ DB_NAME = "gophermart_bench"
 def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path):
     database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
-    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
-                      WORKER_CONCURRENCY=str(workers), PASSWORD_HASH_COST="low")
+    env = service_env(
+        database,
+        logs,
+        ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
+        WORKER_CONCURRENCY=str(workers),
+        PASSWORD_HASH_COST="low",
+    )
     migrate(env)
     commands = {
-        "simulator": [sys.executable, "-m", "accrual_sim", "-a", f"127.0.0.1:{sim_port}", "--calc-time", str(calc),
-                      "--rate-limit", str(limit), "--rate-window", str(window), "--log-level", "WARNING"],
+        "simulator": [
+            sys.executable,
+            "-m",
+            "accrual_sim",
+            "-a",
+            f"127.0.0.1:{sim_port}",
+            "--calc-time",
+            str(calc),
+            "--rate-limit",
+            str(limit),
+            "--rate-window",
+            str(window),
+            "--log-level",
+            "WARNING",
+        ],
         "worker": [*GOPHERMART, "worker"],
         "beat": [*GOPHERMART, "beat"],
         "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
@@ -93,11 +111,19 @@ def pauses_from_logs(worker_log: Path) -> dict:
         else:
             episodes.append([announced, until])
     into_pause = sum(1 for sent, _ in calls if any(a <= sent < end for a, end in episodes))
-    per_pause = [sum(1 for sent, outcome in calls if outcome == "RateLimited"
-                     and (i == 0 or sent >= episodes[i - 1][1]) and sent < end)
-                 for i, (_, end) in enumerate(episodes)]
-    return {"pauses": len(episodes), "most_429s_in_one_pause": max(per_pause, default=0),
-            "requests_sent_into_announced_pause": into_pause}
+    per_pause = [
+        sum(
+            1
+            for sent, outcome in calls
+            if outcome == "RateLimited" and (i == 0 or sent >= episodes[i - 1][1]) and sent < end
+        )
+        for i, (_, end) in enumerate(episodes)
+    ]
+    return {
+        "pauses": len(episodes),
+        "most_429s_in_one_pause": max(per_pause, default=0),
+        "requests_sent_into_announced_pause": into_pause,
+    }
 
 
 def drain(orders: int, calc: float, limit: int, window: float, workers: int, pace: float | None = None) -> dict:
@@ -108,7 +134,9 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
         http = requests.Session()
         http.post(f"{sim}/api/goods", json={"match": "Bork", "reward": 10, "reward_type": "%"})
         numbers = [luhn(f"{7_000_000 + i}") for i in range(orders)]
-        token = http.post(f"{api}/api/user/register", json={"login": "bench", "password": "pw"}).headers["Authorization"]
+        token = http.post(f"{api}/api/user/register", json={"login": "bench", "password": "pw"}).headers[
+            "Authorization"
+        ]
         http.post(f"{sim}/admin/reset")
         headers = {"Authorization": token}
         uploaded: dict[str, float] = {}
@@ -126,8 +154,9 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
                 time.sleep(max(0.0, started + index / pace - time.monotonic()))
             if not hasattr(clients, "http"):
                 clients.http = requests.Session()
-            registered = clients.http.post(f"{sim}/api/orders",
-                                           json={"order": number, "goods": [{"description": "Bork", "price": 100}]})
+            registered = clients.http.post(
+                f"{sim}/api/orders", json={"order": number, "goods": [{"description": "Bork", "price": 100}]}
+            )
             assert registered.status_code == 202, registered.text
             code = clients.http.post(f"{api}/api/user/orders", data=number, headers=headers).status_code
             uploaded[number] = time.monotonic()
@@ -148,8 +177,10 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
                     if order["status"] in ("PROCESSED", "INVALID") and order["number"] not in finished:
                         finished[order["number"]] = now
                 if now - last_report > 5:
-                    print(f"  {len(uploaded)} handed in, {len(finished)}/{orders} final after {now - started:.0f} s",
-                          file=sys.stderr)
+                    print(
+                        f"  {len(uploaded)} handed in, {len(finished)}/{orders} final after {now - started:.0f} s",
+                        file=sys.stderr,
+                    )
                     last_report = now
                 if now - started > 1800:
                     raise TimeoutError("orders not final after 30 minutes")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, fresh_database, luhn  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, fresh_database, luhn
 
 DB_NAME = "gophermart_bench_profile"
 
@@ -42,12 +42,17 @@ def make_app():
     from gophermart.logging import configure_logging
 
     database = fresh_database(DB_NAME)
-    settings = load_settings(argv=[], environ={}, database_uri=database, redis_url=REDIS_URL,
-                             accrual_system_address="http://127.0.0.1:9",
-                             instance_dir=tempfile.mkdtemp(prefix="gophermart-instance-"),
-                             password_hash_cost="low")
+    settings = load_settings(
+        argv=[],
+        environ={},
+        database_uri=database,
+        redis_url=REDIS_URL,
+        accrual_system_address="http://127.0.0.1:9",
+        instance_dir=tempfile.mkdtemp(prefix="gophermart-instance-"),
+        password_hash_cost="low",
+    )
     configure_logging("INFO", "json")
-    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # formatted, then dropped
+    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115  (open for the process's life: formatted, then dropped)
     app = create_app(settings)
     with app.app_context():
         upgrade()
@@ -81,8 +86,13 @@ def scenarios(tokens: dict[str, str]) -> dict:
         "orders10": ("GET", "/api/user/orders", tokens["ten"], None, 200),
         "orders1000": ("GET", "/api/user/orders", tokens["thousand"], None, 200),
         "post_order": ("POST", "/api/user/orders", tokens["uploader"], lambda: {"data": new_number()}, 202),
-        "withdraw": ("POST", "/api/user/balance/withdraw", tokens["rich"],
-                     lambda: {"json": {"order": new_number(), "sum": 0.01}}, 200),
+        "withdraw": (
+            "POST",
+            "/api/user/balance/withdraw",
+            tokens["rich"],
+            lambda: {"json": {"order": new_number(), "sum": 0.01}},
+            200,
+        ),
     }
 
 

@@ -23,7 +23,7 @@ import json
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,9 +32,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import api_load  # noqa: E402
-from api_load import BALANCE, ORDERS_10, ORDERS_1000, POST_ORDERS, TRIVIAL, WITHDRAW  # noqa: E402
 import pipeline_drain  # noqa: E402
 import profile_paths  # noqa: E402
+from api_load import BALANCE, ORDERS_10, ORDERS_1000, POST_ORDERS, TRIVIAL, WITHDRAW  # noqa: E402
 from common import machine  # noqa: E402
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -44,10 +44,30 @@ FINDINGS = HERE / "FINDINGS.md"
 
 TARGET_CONNECTIONS = 32
 
-FULL = {"concurrencies": (1, 8, 32, 64), "seconds": 4, "repeats": 2, "orders": 1000, "limit": 300, "window": 30.0, "calc": 1.0,
-        "pace": 50.0, "profile_count": 200, "profile_rounds": 5}
-QUICK = {"concurrencies": (1, 8, 32, 64), "seconds": 2, "repeats": 1, "orders": 150, "limit": 50, "window": 10.0, "calc": 1.0,
-         "pace": 50.0, "profile_count": 30, "profile_rounds": 2}
+FULL = {
+    "concurrencies": (1, 8, 32, 64),
+    "seconds": 4,
+    "repeats": 2,
+    "orders": 1000,
+    "limit": 300,
+    "window": 30.0,
+    "calc": 1.0,
+    "pace": 50.0,
+    "profile_count": 200,
+    "profile_rounds": 5,
+}
+QUICK = {
+    "concurrencies": (1, 8, 32, 64),
+    "seconds": 2,
+    "repeats": 1,
+    "orders": 150,
+    "limit": 50,
+    "window": 10.0,
+    "calc": 1.0,
+    "pace": 50.0,
+    "profile_count": 30,
+    "profile_rounds": 2,
+}
 
 
 def progress(message: str) -> None:
@@ -60,26 +80,39 @@ def service_settings() -> dict:
     from config import load_settings
 
     settings = load_settings(argv=[])
-    return {"web_workers": settings.web_workers, "web_threads": settings.web_threads,
-            "db_pool_size": settings.db_pool_size, "worker_concurrency": settings.worker_concurrency}
+    return {
+        "web_workers": settings.web_workers,
+        "web_threads": settings.web_threads,
+        "db_pool_size": settings.db_pool_size,
+        "worker_concurrency": settings.worker_concurrency,
+    }
 
 
 def run_api(plan: dict) -> dict:
     started = time.monotonic()
     progress("API: in-process cost of each hot path (Flask test client, no HTTP server)")
     in_process = profile_paths.measure(plan["profile_count"], plan["profile_rounds"], progress=progress)
-    progress(f"API: wrk, {plan['repeats']} × {plan['seconds']} s per endpoint at concurrency {list(plan['concurrencies'])}")
+    progress(
+        f"API: wrk, {plan['repeats']} × {plan['seconds']} s per endpoint at concurrency {list(plan['concurrencies'])}"
+    )
     rows = api_load.measure(plan["concurrencies"], plan["seconds"], progress=progress, repeats=plan["repeats"])
     progress(f"API: done in {time.monotonic() - started:.0f} s")
-    return {"settings": service_settings(), "seconds": plan["seconds"], "repeats": plan["repeats"],
-            "in_process": in_process, "endpoints": rows}
+    return {
+        "settings": service_settings(),
+        "seconds": plan["seconds"],
+        "repeats": plan["repeats"],
+        "in_process": in_process,
+        "endpoints": rows,
+    }
 
 
 def run_pipeline(plan: dict) -> dict:
     started = time.monotonic()
     workers = service_settings()["worker_concurrency"]
-    progress(f"Pipeline: {plan['orders']} orders, simulator limited to {plan['limit']} per {plan['window']:g} s,"
-             f" calculation {plan['calc']:g} s")
+    progress(
+        f"Pipeline: {plan['orders']} orders, simulator limited to {plan['limit']} per {plan['window']:g} s,"
+        f" calculation {plan['calc']:g} s"
+    )
     limited = pipeline_drain.drain(plan["orders"], plan["calc"], plan["limit"], plan["window"], workers)
     progress(f"  {json.dumps(limited)}")
     progress(f"Pipeline: {plan['orders']} orders, unlimited simulator, calculation {plan['calc']:g} s")
@@ -112,39 +145,71 @@ def targets(api: dict | None, pipeline: dict | None) -> list[tuple[str, str, boo
     c = TARGET_CONNECTIONS
     endpoints = api["endpoints"] if api else {}
     balance_share = share(endpoints, BALANCE, c)
-    out.append((f"GET balance ≥ 0.6 of the trivial endpoint's throughput at {c} connections",
-                f"{balance_share:.2f}" if balance_share is not None else "not measured",
-                None if balance_share is None else balance_share >= 0.6))
+    out.append(
+        (
+            f"GET balance ≥ 0.6 of the trivial endpoint's throughput at {c} connections",
+            f"{balance_share:.2f}" if balance_share is not None else "not measured",
+            None if balance_share is None else balance_share >= 0.6,
+        )
+    )
     balance = _row(endpoints.get(BALANCE, []), c)
-    out.append((f"GET balance p99 < 50 ms at {c} connections",
-                f"{balance['p99_ms']:.1f} ms" if balance else "not measured",
-                None if not balance else balance["p99_ms"] < 50))
+    out.append(
+        (
+            f"GET balance p99 < 50 ms at {c} connections",
+            f"{balance['p99_ms']:.1f} ms" if balance else "not measured",
+            None if not balance else balance["p99_ms"] < 50,
+        )
+    )
     post_share = share(endpoints, POST_ORDERS, c)
-    out.append((f"POST orders ≥ 0.4 of the trivial endpoint's throughput at {c} connections",
-                f"{post_share:.2f}" if post_share is not None else "not measured",
-                None if post_share is None else post_share >= 0.4))
+    out.append(
+        (
+            f"POST orders ≥ 0.4 of the trivial endpoint's throughput at {c} connections",
+            f"{post_share:.2f}" if post_share is not None else "not measured",
+            None if post_share is None else post_share >= 0.4,
+        )
+    )
     lists = endpoints.get(ORDERS_1000, [])
     for row in lists:
-        out.append((f"GET orders (1000 orders) p50 < 50 ms at {row['connections']} connection"
-                    f"{'s' if row['connections'] > 1 else ''}", f"{row['p50_ms']:.1f} ms", row["p50_ms"] < 50))
+        out.append(
+            (
+                f"GET orders (1000 orders) p50 < 50 ms at {row['connections']} connection"
+                f"{'s' if row['connections'] > 1 else ''}",
+                f"{row['p50_ms']:.1f} ms",
+                row["p50_ms"] < 50,
+            )
+        )
     if not lists:
         out.append(("GET orders (1000 orders) p50 < 50 ms", "not measured", None))
     limited = pipeline["limited"] if pipeline else None
-    out.append(("Pipeline drain ≥ 0.9 of the allowed rate (rate-limited simulator)",
-                f"{limited['drain_share_of_allowed_rate']:.2f}" if limited else "not measured",
-                None if not limited else limited["drain_share_of_allowed_rate"] >= 0.9))
-    out.append(("At most one 429 per pause (rate-limited simulator)",
-                f"{limited['responses_429']} × 429 in {limited['pauses']} pause{'s' if limited['pauses'] != 1 else ''},"
-                f" at most {limited['most_429s_in_one_pause']} in one; {limited['requests_sent_into_announced_pause']}"
-                " requests sent into an announced pause" if limited else "not measured",
-                None if not limited else limited["most_429s_in_one_pause"] <= 1))
+    out.append(
+        (
+            "Pipeline drain ≥ 0.9 of the allowed rate (rate-limited simulator)",
+            f"{limited['drain_share_of_allowed_rate']:.2f}" if limited else "not measured",
+            None if not limited else limited["drain_share_of_allowed_rate"] >= 0.9,
+        )
+    )
+    out.append(
+        (
+            "At most one 429 per pause (rate-limited simulator)",
+            f"{limited['responses_429']} × 429 in {limited['pauses']} pause{'s' if limited['pauses'] != 1 else ''},"
+            f" at most {limited['most_429s_in_one_pause']} in one; {limited['requests_sent_into_announced_pause']}"
+            " requests sent into an announced pause"
+            if limited
+            else "not measured",
+            None if not limited else limited["most_429s_in_one_pause"] <= 1,
+        )
+    )
     # Latency is judged where the stack keeps up with the hand-ins; the burst of all orders
     # at once is reported too: its median includes waiting in line behind the burst.
     for key, how in (("paced", "handed in at a steady pace"), ("unlimited", "all handed in at once")):
         run = pipeline.get(key) if pipeline else None
-        out.append((f"Unlimited simulator, orders {how}: median upload-to-PROCESSED within 1 s of the calculation time",
-                    f"calculation + {run['median_latency_minus_calc']:.2f} s" if run else "not measured",
-                    None if not run else run["median_latency_minus_calc"] <= 1.0))
+        out.append(
+            (
+                f"Unlimited simulator, orders {how}: median upload-to-PROCESSED within 1 s of the calculation time",
+                f"calculation + {run['median_latency_minus_calc']:.2f} s" if run else "not measured",
+                None if not run else run["median_latency_minus_calc"] <= 1.0,
+            )
+        )
     return out
 
 
@@ -162,8 +227,10 @@ def _runs(api: dict) -> str:
     repeats = api.get("repeats", 1)
     if repeats == 1:
         return f"one {api['seconds']} s run"
-    return (f"{repeats} runs of {api['seconds']} s, the fastest kept (the one other work on the machine"
-            " disturbed least; the tables show its rate and latencies)")
+    return (
+        f"{repeats} runs of {api['seconds']} s, the fastest kept (the one other work on the machine"
+        " disturbed least; the tables show its rate and latencies)"
+    )
 
 
 def api_section(api: dict) -> list[str]:
@@ -204,22 +271,32 @@ def api_section(api: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "### Latency, p50 / p99 in milliseconds", "", header, rule]
     for name, rows in endpoints.items():
-        cells = [f"{_fmt_ms(row['p50_ms'])} / {_fmt_ms(row['p99_ms'])}" if (row := _row(rows, c)) else "–"
-                 for c in concurrencies]
+        cells = [
+            f"{_fmt_ms(row['p50_ms'])} / {_fmt_ms(row['p99_ms'])}" if (row := _row(rows, c)) else "–"
+            for c in concurrencies
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    errors = [(name, row) for name, rows in endpoints.items() for row in rows
-              if row["errors"] or row.get("socket_errors")]
+    errors = [
+        (name, row) for name, rows in endpoints.items() for row in rows if row["errors"] or row.get("socket_errors")
+    ]
     lines.append("")
     if errors:
-        lines.append("Errors: " + "; ".join(
-            f"{name} at c = {row['connections']}: {row['errors']} non-2xx"
-            + (f", socket errors {row['socket_errors']}" if row.get("socket_errors") else "") for name, row in errors))
+        lines.append(
+            "Errors: "
+            + "; ".join(
+                f"{name} at c = {row['connections']}: {row['errors']} non-2xx"
+                + (f", socket errors {row['socket_errors']}" if row.get("socket_errors") else "")
+                for name, row in errors
+            )
+        )
     else:
         lines.append("No request failed: no non-2xx answers and no socket errors in any run.")
     loads = [row["load_average"] for rows in endpoints.values() for row in rows if "load_average" in row]
     if loads:
-        lines.append(f"The machine's 1-minute load average after the runs ranged from {min(loads):.1f} to"
-                     f" {max(loads):.1f} (wrk, the servers, PostgreSQL and any other work on the machine).")
+        lines.append(
+            f"The machine's 1-minute load average after the runs ranged from {min(loads):.1f} to"
+            f" {max(loads):.1f} (wrk, the servers, PostgreSQL and any other work on the machine)."
+        )
     lines += [
         "",
         "![Throughput against concurrency](bench/throughput.png)",
@@ -237,8 +314,14 @@ def api_section(api: dict) -> list[str]:
         "| path | wall ms / request | CPU ms / request |",
         "|---|---:|---:|",
     ]
-    labels = {"healthz": "GET /healthz", "balance": BALANCE, "orders10": ORDERS_10,
-              "orders1000": ORDERS_1000, "post_order": POST_ORDERS, "withdraw": WITHDRAW}
+    labels = {
+        "healthz": "GET /healthz",
+        "balance": BALANCE,
+        "orders10": ORDERS_10,
+        "orders1000": ORDERS_1000,
+        "post_order": POST_ORDERS,
+        "withdraw": WITHDRAW,
+    }
     for key, value in api["in_process"].items():
         lines.append(f"| {labels.get(key, key)} | {value['wall_ms']:.2f} | {value['cpu_ms']:.2f} |")
     return lines + [""]
@@ -280,19 +363,25 @@ def pipeline_section(pipeline: dict) -> list[str]:
 
 def _pipeline_row(label: str, result: dict) -> str:
     allowed = result.get("drain_share_of_allowed_rate")
-    handed = f"{result.get('hand_in', 'all at once')} ({result['hand_in_seconds']:g} s)" if "hand_in_seconds" in result \
+    handed = (
+        f"{result.get('hand_in', 'all at once')} ({result['hand_in_seconds']:g} s)"
+        if "hand_in_seconds" in result
         else result.get("hand_in", "all at once")
-    return (f"| {label} | {result['orders']} | {handed} | {result['limit']} | {result['calc_seconds']:g} s | {result['seconds']:g}"
-            f" | {result['orders_per_second']:g} | {f'{allowed:.2f}' if allowed is not None else '–'}"
-            f" | {result['requests_per_order']:g} | {result['responses_429']} | {result['pauses']}"
-            f" | {result['requests_sent_into_announced_pause']} | {result['median_latency_minus_calc']:+.2f} s |")
+    )
+    return (
+        f"| {label} | {result['orders']} | {handed} | {result['limit']} | {result['calc_seconds']:g} s | {result['seconds']:g}"
+        f" | {result['orders_per_second']:g} | {f'{allowed:.2f}' if allowed is not None else '–'}"
+        f" | {result['requests_per_order']:g} | {result['responses_429']} | {result['pauses']}"
+        f" | {result['requests_sent_into_announced_pause']} | {result['median_latency_minus_calc']:+.2f} s |"
+    )
 
 
 def _when(part: dict | None) -> str:
     if not part:
         return "– (not run)"
-    return part["date"] + (" (a `--quick` run: short runs for a smoke check, not figures to quote)"
-                           if part.get("quick") else "")
+    return part["date"] + (
+        " (a `--quick` run: short runs for a smoke check, not figures to quote)" if part.get("quick") else ""
+    )
 
 
 def report(results: dict) -> str:
@@ -323,7 +412,10 @@ def report(results: dict) -> str:
     for target, measured, met in targets(api, pipeline):
         lines.append(f"| {target} | {measured} | {'–' if met is None else ('met' if met else 'not met')} |")
     lines.append("")
-    lines += ["Why the targets that are not met are out of reach, and what would move them, is in the last section.", ""]
+    lines += [
+        "Why the targets that are not met are out of reach, and what would move them, is in the last section.",
+        "",
+    ]
     if api:
         lines += api_section(api)
     if pipeline:
@@ -381,11 +473,15 @@ def charts(api: dict) -> list[Path]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        description="Run the API and pipeline benchmarks; write docs/BENCHMARKS.md and charts in docs/bench/.")
+        description="Run the API and pipeline benchmarks; write docs/BENCHMARKS.md and charts in docs/bench/."
+    )
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke check of the tooling, not figures")
-    parser.add_argument("--only", choices=["api", "pipeline", "report"],
-                        help="run one part, the other keeps its last figures; `report` runs nothing and only"
-                             " writes the report again from the last figures (after editing bench/FINDINGS.md)")
+    parser.add_argument(
+        "--only",
+        choices=["api", "pipeline", "report"],
+        help="run one part, the other keeps its last figures; `report` runs nothing and only"
+        " writes the report again from the last figures (after editing bench/FINDINGS.md)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the report instead of writing it")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -399,7 +495,7 @@ def main(argv=None) -> int:
     if args.only == "report" and not RAW.exists():
         parser.error(f"no figures to report yet: {RAW.relative_to(ROOT)} is missing")
     previous = json.loads(RAW.read_text()) if RAW.exists() and args.only else {}
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results = {"machine": previous["machine"] if args.only == "report" else machine()}
     started = time.monotonic()
     for part, run in (("api", run_api), ("pipeline", run_pipeline)):

@@ -1,6 +1,6 @@
 """The ceiling: a trivial Flask endpoint under exactly the service's gunicorn settings.
 
-    python bench/trivial_server.py -a 127.0.0.1:9000
+python bench/trivial_server.py -a 127.0.0.1:9000
 """
 
 import sys
@@ -8,7 +8,7 @@ import sys
 from flask import Flask, jsonify
 
 from config import load_settings
-from gophermart.web_server import WebServer
+from gophermart.runtime.web_server import WebServer
 
 
 def trivial_app() -> Flask:

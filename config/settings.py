@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -130,9 +131,7 @@ def _setting(env: str, coerce: Callable[[str], object], default: object, flag: s
 class Settings:
     run_address: str = _setting("RUN_ADDRESS", address, "localhost:8080", flag="-a")
     database_uri: str | None = _setting("DATABASE_URI", normalize_database_uri, None, flag="-d")
-    accrual_system_address: str | None = _setting(
-        "ACCRUAL_SYSTEM_ADDRESS", normalize_accrual_address, None, flag="-r"
-    )
+    accrual_system_address: str | None = _setting("ACCRUAL_SYSTEM_ADDRESS", normalize_accrual_address, None, flag="-r")
     redis_url: str | None = _setting("REDIS_URL", normalize_redis_url, None)
     secret_key: str | None = _setting("SECRET_KEY", text, None)
     instance_dir: str = _setting("INSTANCE_DIR", text, str(DEFAULT_INSTANCE_DIR))
@@ -187,7 +186,7 @@ def load_settings(
     if unknown:
         raise SettingsError(f"unknown argument {unknown[0]!r}; the flags are -a, -d and -r")
     flags = vars(parsed)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for spec in fields(Settings):
         env_name = spec.metadata["env"]
         raw = flags.get(spec.name)
@@ -202,3 +201,10 @@ def load_settings(
             raise SettingsError(f"{env_name} ({source}) = {raw!r}: {exc}") from None
     values.update(overrides)
     return Settings(**values)
+
+
+def redacted(uri: str) -> str:
+    """A database or Redis URI fit for a log line: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(uri).render_as_string(hide_password=True)

@@ -10,9 +10,9 @@ from config import Settings, load_settings
 from config.settings import PROJECT_ROOT
 from gophermart.database import engine_options, prepare_sqlite_file
 from gophermart.extensions import compress, db, migrate
-from gophermart.gzip_requests import GzipRequestMiddleware
-from gophermart.json_provider import DecimalJSONProvider
-from gophermart.secret_key import load_or_create_secret_key
+from gophermart.web.gzip_bodies import GzipRequestMiddleware
+from gophermart.web.json_provider import DecimalJSONProvider
+from gophermart.web.secret_key import load_or_create_secret_key
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     register_error_handlers(app)
     register_shell_context(app)
     register_commands(app)
-    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)
+    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]  # Flask's documented way to wrap middleware
     return app
 
 
@@ -55,12 +55,12 @@ def configure(app: Flask, settings: Settings) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from gophermart.auth import register_auth
-    from gophermart.celery_app import init_celery
-    from gophermart.metrics import register_metrics
-    from gophermart.request_log import register_request_logging
-    from gophermart.security_headers import register_security_headers
-    from gophermart.throttling import register_throttling
+    from gophermart.accrual.celery_app import init_celery
+    from gophermart.web.login import register_auth
+    from gophermart.web.metrics import register_metrics
+    from gophermart.web.request_log import register_request_logging
+    from gophermart.web.security_headers import register_security_headers
+    from gophermart.web.throttling import register_throttling
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -75,7 +75,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from gophermart.api import api, docs
-    from gophermart.health import health
+    from gophermart.web.health import health
 
     app.register_blueprint(api)
     app.register_blueprint(docs.blueprint)
@@ -89,7 +89,8 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_shell_context(app: Flask) -> None:
-    from gophermart import models, tasks
+    from gophermart import models
+    from gophermart.accrual import tasks
 
     @app.shell_context_processor
     def shell_context() -> dict:
@@ -105,6 +106,6 @@ def register_shell_context(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from gophermart.cli import register_flask_commands
+    from gophermart.commands import register_commands as register
 
-    register_flask_commands(app)
+    register(app)

@@ -2,6 +2,6 @@
 
 import sys
 
-from gophermart.cli import main
+from gophermart.runtime.cli import main
 
 sys.exit(main())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask, Response, json
+from flask import Flask, Response
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -45,13 +46,16 @@ class Unprocessable(ProblemError):
     status, title = 422, "Unprocessable Content"
 
 
-class TooManyRequests(ProblemError):
-    status, title = 429, "Too Many Requests"
+PROBLEM_MIMETYPE = "application/problem+json"
+
+
+def problem_body(status: int, title: str, detail: str) -> bytes:
+    """The RFC 9457 body every error answer carries, also below Flask (the gzip middleware)."""
+    return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
-    response = Response(body, status=status, mimetype="application/problem+json")
+    response = Response(problem_body(status, title, detail), status=status, mimetype=PROBLEM_MIMETYPE)
     response.headers.update(headers or {})
     return response
 
@@ -74,7 +78,9 @@ def register_error_handlers(app: Flask) -> None:
         # The database is unreachable or restarting: say so quickly instead of a bare 500.
         db.session.rollback()
         log.error("database unavailable", extra={"error": type(error.orig).__name__})
-        return problem(503, "Service Unavailable", "The database is unavailable; try again shortly.", {"Retry-After": "5"})
+        return problem(
+            503, "Service Unavailable", "The database is unavailable; try again shortly.", {"Retry-After": "5"}
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:

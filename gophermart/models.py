@@ -8,13 +8,14 @@ current = Σ credited accruals − Σ withdrawals.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gophermart.extensions import db
+from gophermart.extensions import Model
 from gophermart.money import CENT
 
 
@@ -55,29 +56,28 @@ class UTCDateTime(sa.types.TypeDecorator):
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     NEW = "NEW"
     PROCESSING = "PROCESSING"
     INVALID = "INVALID"
     PROCESSED = "PROCESSED"
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
 
 FINAL_STATUSES = frozenset({OrderStatus.INVALID, OrderStatus.PROCESSED})
+# A check queued with a countdown (a hand-in's first, a soon re-check) is due this long
+# after its countdown ends; only then does the sweep take the order over from it.
+QUEUED_CHECK_GRACE_SECONDS = 10.0
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
     __table_args__ = (
         sa.CheckConstraint("current >= 0", name="ck_users_current_not_negative"),
@@ -102,11 +102,16 @@ class User(db.Model):
         return f"{self.id}:{self.auth_version}"
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         sa.Index("ix_orders_user_uploaded", "user_id", sa.text("uploaded_at DESC"), sa.text("id DESC")),
-        sa.Index("ix_orders_pending_next_check", "next_check_at", postgresql_where=sa.text("status IN ('NEW', 'PROCESSING')"), sqlite_where=sa.text("status IN ('NEW', 'PROCESSING')")),
+        sa.Index(
+            "ix_orders_pending_next_check",
+            "next_check_at",
+            postgresql_where=sa.text("status IN ('NEW', 'PROCESSING')"),
+            sqlite_where=sa.text("status IN ('NEW', 'PROCESSING')"),
+        ),
         sa.CheckConstraint("accrual IS NULL OR accrual > 0", name="ck_orders_accrual_positive"),
     )
 
@@ -132,7 +137,7 @@ class Order(db.Model):
     parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Withdrawal(db.Model):
+class Withdrawal(Model):
     __tablename__ = "withdrawals"
     __table_args__ = (
         sa.Index("ix_withdrawals_user_processed", "user_id", sa.text("processed_at DESC"), sa.text("id DESC")),
@@ -146,7 +151,9 @@ class Withdrawal(db.Model):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# Column sets for the Core statements of the hot paths (a Core statement made once costs a
-# fraction of an ORM one built per call).
-USERS = User.__table__.c
-ORDERS = Order.__table__.c
+# The tables and their column sets for the Core statements of the hot paths (a Core
+# statement made once costs a fraction of an ORM one built per call).
+users_table = cast(sa.Table, User.__table__)
+orders_table = cast(sa.Table, Order.__table__)
+USERS = users_table.c
+ORDERS = orders_table.c

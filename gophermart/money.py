@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
-ZERO = Decimal("0")
 # NUMERIC(14, 2): twelve digits before the point, far beyond any real balance.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -31,6 +30,7 @@ def to_amount(value: object) -> Decimal:
 def decimal_places(value: Decimal) -> int:
     """Decimal places that carry value, counted exactly (no context rounding)."""
     _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "only finite values have decimal places"
     trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
     return max(0, -(exponent + trailing_zeros))
 

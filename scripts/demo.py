@@ -43,16 +43,22 @@ class Demo:
         number, payment = luhn(str(secrets.randbelow(10**11) + 10**11)), luhn(str(secrets.randbelow(10**11) + 10**11))
 
         self.step(f"Register the shopper {login!r} (the answer carries a bearer token)")
-        response = self.show(self.http.post(f"{self.api}/api/user/register", json={"login": login, "password": "demo"}), 200)
+        response = self.show(
+            self.http.post(f"{self.api}/api/user/register", json={"login": login, "password": "demo"}), 200
+        )
         self.http.headers["Authorization"] = response.headers["Authorization"]
 
         self.step(f"At the accrual system: a 5 % reward on goods named {brand!r}, and order {number}")
-        self.show(self.http.post(f"{self.accrual}/api/goods", json={"match": brand, "reward": 5, "reward_type": "%"}), 200)
+        self.show(
+            self.http.post(f"{self.accrual}/api/goods", json={"match": brand, "reward": 5, "reward_type": "%"}), 200
+        )
         order = {"order": number, "goods": [{"description": f"TV {brand} 4K", "price": 14599.50}]}
         self.show(self.http.post(f"{self.accrual}/api/orders", json=order), 202)
 
         self.step(f"Hand in order {number}")
-        self.show(self.http.post(f"{self.api}/api/user/orders", data=number, headers={"Content-Type": "text/plain"}), 202)
+        self.show(
+            self.http.post(f"{self.api}/api/user/orders", data=number, headers={"Content-Type": "text/plain"}), 202
+        )
 
         self.step("Watch its status")
         deadline, last = time.monotonic() + self.timeout, None

@@ -19,7 +19,7 @@ from config import load_settings
 from gophermart import create_app
 from gophermart.extensions import db, limiter
 from tests.accrual_sim.helpers import start_simulator
-from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
+from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
@@ -91,9 +91,11 @@ def app(_app):
     limiter.reset()
     with _app.app_context():
         db.session.execute(db.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        db.session.execute(db.text(
-            "UPDATE accrual_gate SET pause_until = 0, rate = 0, tokens = 1, tokens_at = 0, calc_estimate = 1, calc_estimate_lowered_at = 0"
-        ))
+        db.session.execute(
+            db.text(
+                "UPDATE accrual_gate SET pause_until = 0, rate = 0, tokens = 1, tokens_at = 0, calc_estimate = 1, calc_estimate_lowered_at = 0"
+            )
+        )
         db.session.commit()
         db.session.remove()
     yield _app

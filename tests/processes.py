@@ -70,7 +70,9 @@ def stop_tree(process: subprocess.Popen, grace: float = 30.0) -> None:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int, *, timeout: float = 20.0, **popen) -> Iterator[subprocess.Popen]:
+def serving(
+    command: list[str], env: dict[str, str], port: int, *, timeout: float = 20.0, **popen
+) -> Iterator[subprocess.Popen]:
     """A service process, started and listening on `port`; afterwards stopped (stop_tree)
     if the test has not stopped it."""
     process = subprocess.Popen(command, env=env, **popen)

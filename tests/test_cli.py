@@ -8,7 +8,7 @@ import time
 import pytest
 
 from config.settings import PROJECT_ROOT
-from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
+from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
 
 
 @pytest.fixture
@@ -29,8 +29,12 @@ def empty_database(make_database):
 )
 def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, role, stop_signal, within):
     port = free_port()
-    env = service_env(empty_database.replace("postgresql://", "postgres://"), tmp_path, RUN_ADDRESS=f"127.0.0.1:{port}",
-                      ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9")
+    env = service_env(
+        empty_database.replace("postgresql://", "postgres://"),
+        tmp_path,
+        RUN_ADDRESS=f"127.0.0.1:{port}",
+        ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9",
+    )
     with serving(gophermart_command(*role), env, port) as process:
         base = f"http://127.0.0.1:{port}"
         signed_up(base, "a", "b")  # the schema was created by the start-up migration
@@ -52,8 +56,11 @@ def test_serves_an_empty_database_and_stops_cleanly(empty_database, tmp_path, ro
 )
 def test_bad_setting_stops_start_up_with_one_clear_line(tmp_path, args, env, needle):
     result = subprocess.run(
-        gophermart_command(*args), env=service_env("sqlite:///unused.db", tmp_path, **env),
-        capture_output=True, text=True, timeout=30,
+        gophermart_command(*args),
+        env=service_env("sqlite:///unused.db", tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -69,9 +76,17 @@ def test_embedded_default_needs_no_database_server_nor_redis(tmp_path):
     with serving(gophermart_command(), env, port) as process:
         base = f"http://127.0.0.1:{port}"
         demo = subprocess.run(
-            [sys.executable, str(PROJECT_ROOT / "scripts" / "demo.py"), "--api", base,
-             "--accrual", f"http://127.0.0.1:{simulator_port}"],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                str(PROJECT_ROOT / "scripts" / "demo.py"),
+                "--api",
+                base,
+                "--accrual",
+                f"http://127.0.0.1:{simulator_port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "✓ the whole story works" in demo.stdout
@@ -108,8 +123,12 @@ def test_flask_requeue_makes_orders_due_now(app, register):
     with app.app_context():
         user_id = db.session.execute(db.text("SELECT id FROM users")).scalar_one()
         later = utcnow() + timedelta(hours=1)
-        db.session.add_all([Order(number=luhn_number(800 + i), user_id=user_id, next_check_at=later, parked_at=utcnow())
-                            for i in range(3)])
+        db.session.add_all(
+            [
+                Order(number=luhn_number(800 + i), user_id=user_id, next_check_at=later, parked_at=utcnow())
+                for i in range(3)
+            ]
+        )
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["requeue", "--status", "NEW"])
     assert result.exit_code == 0 and "3 orders due for a check now" in result.output

@@ -22,7 +22,7 @@ import yaml
 from accrual_sim.settings import OPTIONS as ACCRUAL_OPTIONS
 from accrual_sim.settings import load_settings as load_accrual_settings
 from config import Settings, load_settings
-from gophermart.cli import ROLES
+from gophermart.runtime.cli import ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the virtualenv running these tests
@@ -69,6 +69,7 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 def interpolated(value: str) -> str:
     """Compose's interpolation with nothing set on the host (required ones get a value)."""
+
     def substitute(match: re.Match) -> str:
         name, operator, argument = match.groups()
         if operator and operator.endswith("-"):
@@ -143,8 +144,11 @@ def test_compose_has_exactly_the_services_of_the_stack():
 
 
 def test_exactly_one_beat():
-    beats = [name for name, argv in all_commands().items()
-             if argv[:2] == ["gophermart", "beat"] or (argv[:1] == ["celery"] and "beat" in argv)]
+    beats = [
+        name
+        for name, argv in all_commands().items()
+        if argv[:2] == ["gophermart", "beat"] or (argv[:1] == ["celery"] and "beat" in argv)
+    ]
     assert beats == ["service beat"]
     beat = services()["beat"]
     assert beat.get("deploy", {}).get("replicas", 1) == 1
@@ -174,7 +178,7 @@ def test_start_order_waits_for_database_migrations_and_broker():
 
 def test_redis_persists_the_broker_and_never_evicts():
     argv = argv_of(services()["redis"]["command"])
-    pairs = set(zip(argv, argv[1:]))
+    pairs = set(zip(argv, argv[1:], strict=False))
     assert ("--appendonly", "yes") in pairs
     assert ("--maxmemory-policy", "noeviction") in pairs
 
@@ -188,14 +192,15 @@ def test_volumes_are_named_and_declared():
             assert not source.startswith(("/", ".", "~", "$")), f"{name}: {volume} is a bind mount"
             used.add(source)
     assert used == declared
-    mounts = {spec_name: [str(v).split(":")[1] for v in spec.get("volumes", [])]
-              for spec_name, spec in services().items()}
+    mounts = {
+        spec_name: [str(v).split(":")[1] for v in spec.get("volumes", [])] for spec_name, spec in services().items()
+    }
     assert "/var/lib/postgresql/data" in mounts["postgres"]
     assert "/data" in mounts["redis"]
 
 
 def test_stop_grace_periods_cover_graceful_shutdowns():
-    from gophermart.celery_app import celery_config
+    from gophermart.accrual.celery_app import celery_config
 
     hard_limit = celery_config(load_settings(argv=[], environ={}))["task_time_limit"]
     assert seconds(services()["worker"]["stop_grace_period"]) > hard_limit
@@ -210,7 +215,7 @@ def test_every_command_names_a_real_entry_point():
         program, args = argv[0], argv[1:]
         assert program in CONSOLE_SCRIPTS | OTHER_ENTRY_POINTS, f"{where}: {program}"
         if program == "gophermart":
-            role_given = bool(args) and not args[0].startswith("-")  # as gophermart.cli.main reads them
+            role_given = bool(args) and not args[0].startswith("-")  # as gophermart.runtime.cli.main reads them
             role = args[0] if role_given else "all"
             assert role in ROLES, f"{where}: unknown role {role!r}"
             flags = [a for a in (args[1:] if role_given else args) if a != "--skip-migrations"]
@@ -312,8 +317,7 @@ def test_web_health_check_asks_readiness_on_the_served_port(tmp_path):
     assert url.port == load_settings(argv=[], environ={"RUN_ADDRESS": run_address}).bind[1]
     assert published_container_ports("web") == {url.port}
     rules = python_in_venv(
-        "from gophermart import create_app; "
-        "print('\\n'.join(r.rule for r in create_app().url_map.iter_rules()))",
+        "from gophermart import create_app; print('\\n'.join(r.rule for r in create_app().url_map.iter_rules()))",
         tmp_path,
     ).split()
     assert url.path in rules
@@ -351,7 +355,7 @@ def test_worker_and_beat_health_checks_are_valid_python():
 
 
 def test_beat_health_check_watches_the_schedule_file_beat_writes(tmp_path):
-    from gophermart.celery_app import celery_config
+    from gophermart.accrual.celery_app import celery_config
 
     schedule = celery_config(load_settings(argv=[], environ={"INSTANCE_DIR": "/app/instance"}))[
         "beat_schedule_filename"
@@ -393,8 +397,16 @@ def test_dockerfile_copies_what_the_service_needs_and_installs_it_in_place():
             for source in sources:
                 assert (ROOT / source).exists(), f"COPY {source}: no such file"
                 copied.add(source.rstrip("/"))
-    needed = {"pyproject.toml", "README.md", "celery_worker.py", "wsgi.py",
-              "config", "gophermart", "accrual_sim", "migrations"}
+    needed = {
+        "pyproject.toml",
+        "README.md",
+        "celery_worker.py",
+        "wsgi.py",
+        "config",
+        "gophermart",
+        "accrual_sim",
+        "migrations",
+    }
     assert needed <= copied
     # Migrations are found next to config/ (PROJECT_ROOT), so the packages must be
     # imported from the copied tree: an editable install of the working directory.
@@ -405,10 +417,24 @@ def test_dockerfile_copies_what_the_service_needs_and_installs_it_in_place():
 
 
 def test_dockerignore_keeps_tests_and_local_state_out_but_not_the_sources():
-    patterns = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")}
+    patterns = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {".venv", "instance", ".git", "tests", ".pytest_cache"} <= patterns
     assert "**/__pycache__" in patterns or "__pycache__" in patterns
-    for needed in ("pyproject.toml", "README.md", "celery_worker.py", "wsgi.py",
-                   "config", "gophermart", "accrual_sim", "migrations", "*", "*.py", "*.md"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "celery_worker.py",
+        "wsgi.py",
+        "config",
+        "gophermart",
+        "accrual_sim",
+        "migrations",
+        "*",
+        "*.py",
+        "*.md",
+    ):
         assert needed not in patterns, f".dockerignore drops {needed}"

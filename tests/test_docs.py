@@ -19,6 +19,9 @@ def cited_tests(text: str) -> list[tuple[str, str]]:
 def test_every_test_cited_as_proof_exists():
     cited = cited_tests((ROOT / "docs" / "RELIABILITY.md").read_text())
     assert len(cited) > 20
-    missing = [f"{path}::{name}" for path, name in cited
-               if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)]
+    missing = [
+        f"{path}::{name}"
+        for path, name in cited
+        if not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.MULTILINE)
+    ]
     assert missing == []

@@ -13,16 +13,18 @@ from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User
 from gophermart.services.ledger import apply_final_status
 from gophermart.services.orders import builds_json
-from tests.racing import fire_together
-from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
 from tests.factories import credit, luhn_number, user_id_of
+from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.racing import fire_together
 
 
 @pytest.fixture(scope="module")
 def sqlite_stack(tmp_path_factory):
     instance = tmp_path_factory.mktemp("sqlite-instance")
     uri = f"sqlite:///{instance / 'gophermart.sqlite3'}"
-    app = create_app(load_settings(argv=[], environ={}, database_uri=uri, instance_dir=str(instance), password_hash_cost="low"))
+    app = create_app(
+        load_settings(argv=[], environ={}, database_uri=uri, instance_dir=str(instance), password_hash_cost="low")
+    )
     with app.app_context():
         upgrade()
     port = free_port()
@@ -37,7 +39,8 @@ def test_fifty_withdrawals_of_ten_from_one_hundred_on_sqlite(sqlite_stack):
     credit(app, "sqlite-rich", "100")
     numbers = [luhn_number(60_000 + i) for i in range(50)]
     codes = fire_together(
-        50, lambda i: session.post(f"{base}/api/user/balance/withdraw", json={"order": numbers[i], "sum": 10}).status_code
+        50,
+        lambda i: session.post(f"{base}/api/user/balance/withdraw", json={"order": numbers[i], "sum": 10}).status_code,
     )
     assert sorted(codes) == [200] * 10 + [402] * 40
     assert session.get(f"{base}/api/user/balance").json() == {"current": 0, "withdrawn": 100}
@@ -80,7 +83,8 @@ def test_order_list_on_sqlite(sqlite_stack):
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()
     assert [(item["number"], item["status"], item.get("accrual")) for item in body] == [
-        (credited, "PROCESSED", 500.5), (handed_in, "NEW", None)
+        (credited, "PROCESSED", 500.5),
+        (handed_in, "NEW", None),
     ]
     assert b'"accrual":500.5,' in response.content
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", item["uploaded_at"]) for item in body)

@@ -12,7 +12,7 @@ import psutil
 SCRIPT = textwrap.dedent("""
     import sys
     from gophermart.logging import configure_logging
-    from gophermart.supervisor import Child, run_all
+    from gophermart.runtime.supervisor import Child, run_all
     configure_logging("INFO", "json")
     crasher = [sys.executable, "-c", "import time; time.sleep(0.3); raise SystemExit(3)"]
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/user")
 
-from gophermart.api import auth, balance, orders  # noqa: E402,F401  (routes register on import)
+from gophermart.api import accounts, balance, orders  # noqa: E402,F401  (routes register on import)

@@ -4,9 +4,8 @@ from flask import Response, jsonify
 from flask_login import current_user, login_required
 
 from gophermart.api import api, present
-from gophermart.api.request_body import json_object
-from gophermart.errors import BadRequest, Unprocessable
-from gophermart.luhn import is_valid_order_number
+from gophermart.api.request_body import json_object, order_number
+from gophermart.errors import BadRequest
 from gophermart.money import for_json, to_amount
 from gophermart.services import ledger
 
@@ -22,16 +21,14 @@ def balance() -> Response:
 @login_required
 def withdraw() -> Response:
     body = json_object()
-    order_number = body.get("order")
-    if not isinstance(order_number, str):
+    number = body.get("order")
+    if not isinstance(number, str):
         raise BadRequest("Send a JSON object with a string field order and a number field sum.")
     try:
         amount = to_amount(body.get("sum"))
     except ValueError as exc:
         raise BadRequest(f"sum {exc}.") from None
-    if not is_valid_order_number(order_number):
-        raise Unprocessable("The order number must be up to 255 digits and pass the Luhn check.")
-    ledger.withdraw(current_user.id, order_number, amount)
+    ledger.withdraw(current_user.id, order_number(number), amount)
     return present.empty(200)
 
 

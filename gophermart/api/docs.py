@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from importlib.resources import files
+from typing import Any
 
 from flask import Blueprint, Response
 from markupsafe import Markup, escape
@@ -47,7 +48,7 @@ def _text(value: object) -> Markup:
 def _resolve(node: dict) -> dict:
     """Follow a local `$ref` (`#/components/...`) to the object it names."""
     while isinstance(node, dict) and "$ref" in node:
-        target: object = OPENAPI
+        target: Any = OPENAPI
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
         node = target
@@ -77,25 +78,36 @@ def _request_body(operation: dict) -> str:
         schema = content.get("schema", {})
         example = content.get("example")
         sample = f"<pre>{escape(json.dumps(example, ensure_ascii=False))}</pre>" if example is not None else ""
-        rows.append(f"<tr><td><code>{escape(media_type)}</code></td><td>{_schema_name(schema)}"
-                    f"{_text(_resolve(schema).get('description', ''))}{sample}</td></tr>")
-    return (f"<h4>Request body</h4>{_text(body.get('description', ''))}"
-            f"<table><tr><th>Content-Type</th><th>Schema</th></tr>{''.join(rows)}</table>")
+        rows.append(
+            f"<tr><td><code>{escape(media_type)}</code></td><td>{_schema_name(schema)}"
+            f"{_text(_resolve(schema).get('description', ''))}{sample}</td></tr>"
+        )
+    return (
+        f"<h4>Request body</h4>{_text(body.get('description', ''))}"
+        f"<table><tr><th>Content-Type</th><th>Schema</th></tr>{''.join(rows)}</table>"
+    )
 
 
 def _responses(operation: dict) -> str:
     rows = []
     for code, response in sorted(operation.get("responses", {}).items()):
         response = _resolve(response)
-        media = ", ".join(
-            f"<code>{escape(media_type)}</code> {_schema_name(content.get('schema', {}))}"
-            for media_type, content in response.get("content", {}).items()
-        ) or "no body"
+        media = (
+            ", ".join(
+                f"<code>{escape(media_type)}</code> {_schema_name(content.get('schema', {}))}"
+                for media_type, content in response.get("content", {}).items()
+            )
+            or "no body"
+        )
         headers = ", ".join(f"<code>{escape(name)}</code>" for name in response.get("headers", {}))
-        rows.append(f"<tr><td><strong>{escape(code)}</strong></td><td>{_text(response.get('description'))}</td>"
-                    f"<td>{media}</td><td>{headers}</td></tr>")
-    return ("<h4>Responses</h4><table><tr><th>Status</th><th>When</th><th>Body</th><th>Headers</th></tr>"
-            f"{''.join(rows)}</table>")
+        rows.append(
+            f"<tr><td><strong>{escape(code)}</strong></td><td>{_text(response.get('description'))}</td>"
+            f"<td>{media}</td><td>{headers}</td></tr>"
+        )
+    return (
+        "<h4>Responses</h4><table><tr><th>Status</th><th>When</th><th>Body</th><th>Headers</th></tr>"
+        f"{''.join(rows)}</table>"
+    )
 
 
 def _operation(path: str, method: str, operation: dict) -> str:
@@ -117,8 +129,10 @@ def _operation(path: str, method: str, operation: dict) -> str:
 def _schemas() -> str:
     parts = []
     for name, schema in OPENAPI.get("components", {}).get("schemas", {}).items():
-        parts.append(f'<h3 id="schema-{escape(name)}">{escape(name)}</h3>{_text(schema.get("description", ""))}'
-                     f"<pre>{escape(json.dumps(schema, indent=2, ensure_ascii=False))}</pre>")
+        parts.append(
+            f'<h3 id="schema-{escape(name)}">{escape(name)}</h3>{_text(schema.get("description", ""))}'
+            f"<pre>{escape(json.dumps(schema, indent=2, ensure_ascii=False))}</pre>"
+        )
     return "".join(parts)
 
 
@@ -139,7 +153,7 @@ def render_page() -> str:
         if method in item
     )
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(info['title'])}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(info['title'])} <small>{escape(info['version'])}</small></h1>"
         f"{_text(info.get('summary', ''))}{_text(info.get('description', ''))}"

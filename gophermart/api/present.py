@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Response, current_app
 from sqlalchemy.engine import Row
@@ -17,7 +17,7 @@ def timestamp(moment: datetime) -> str:
     # PostgreSQL hands back its session time zone (often Etc/UTC, a zone object, not
     # timezone.utc); a moment already at offset zero prints the same without converting.
     if moment.utcoffset() != _NO_OFFSET:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="seconds")
 
 
@@ -40,7 +40,7 @@ def order_list(rows) -> str | None:
 
 def json_text(body: str) -> Response:
     """A JSON body already encoded, answered as jsonify answers."""
-    return current_app.response_class(f"{body}\n", mimetype=current_app.json.mimetype)
+    return current_app.response_class(f"{body}\n", mimetype="application/json")
 
 
 def withdrawal(item: Withdrawal) -> dict:

@@ -8,7 +8,8 @@ from decimal import Decimal
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gophermart.errors import BadRequest
+from gophermart.errors import BadRequest, Unprocessable
+from gophermart.luhn import is_valid_order_number
 
 
 def _reject_constant(name: str):
@@ -73,3 +74,10 @@ def _checked_password(password: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
         raise BadRequest("The password is not valid Unicode text.") from None
     return password
+
+
+def order_number(text: str) -> str:
+    """An order number as sent: up to 255 ASCII digits passing the Luhn check, else a 422."""
+    if not is_valid_order_number(text):
+        raise Unprocessable("The order number must be up to 255 digits and pass the Luhn check.")
+    return text

@@ -9,18 +9,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sqlalchemy as sa
 
+from gophermart.database import insert_or_ignore
 from gophermart.errors import Conflict, InsufficientFunds
 from gophermart.extensions import db
-from gophermart.models import FINAL_STATUSES, ORDERS, USERS, Order, OrderStatus, User, Withdrawal, utcnow
+from gophermart.models import (
+    FINAL_STATUSES,
+    ORDERS,
+    USERS,
+    OrderStatus,
+    Withdrawal,
+    orders_table,
+    users_table,
+    utcnow,
+)
 from gophermart.money import MAX_AMOUNT, round_cents
-from gophermart.services.sql import insert_or_ignore
-
-if TYPE_CHECKING:
-    from gophermart.auth import AuthenticatedUser
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +37,17 @@ class Balance:
     withdrawn: Decimal
 
 
-def get_balance(user: AuthenticatedUser) -> Balance:
-    """The balance kept on the user's row, as loaded to authenticate this very request."""
+class HoldsBalance(Protocol):
+    """A user's row as read, such as the one loaded to authenticate this very request."""
+
+    @property
+    def current(self) -> Decimal: ...
+    @property
+    def withdrawn(self) -> Decimal: ...
+
+
+def get_balance(user: HoldsBalance) -> Balance:
+    """The balance kept on the user's row, as it was read."""
     return Balance(current=user.current, withdrawn=user.withdrawn)
 
 
@@ -41,7 +56,7 @@ _AMOUNT = sa.bindparam("amount", type_=USERS.current.type)
 # the ORM's UPDATE handling, with no User in the session to update) cost more CPU than
 # the database spent on it.
 _CHARGE = (
-    sa.update(User.__table__)
+    sa.update(users_table)
     .where(USERS.id == sa.bindparam("user_id"), USERS.current >= _AMOUNT)
     .values(current=USERS.current - _AMOUNT, withdrawn=USERS.withdrawn + _AMOUNT)
     .returning(USERS.id)
@@ -101,14 +116,22 @@ def list_withdrawals(user_id: int) -> list[Withdrawal]:
 
 # Made once, like _CHARGE: a worker runs them for every final answer.
 _FINALISE = (
-    sa.update(Order.__table__)
+    sa.update(orders_table)
     .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.not_in(FINAL_STATUSES))
-    .values(status=sa.bindparam("status"), accrual=sa.bindparam("accrual"), updated_at=sa.bindparam("now"),
-            attempts=ORDERS.attempts + sa.bindparam("requests"), failures=0, check_started_at=None)
+    .values(
+        status=sa.bindparam("status"),
+        accrual=sa.bindparam("accrual"),
+        updated_at=sa.bindparam("now"),
+        attempts=ORDERS.attempts + sa.bindparam("requests"),
+        failures=0,
+        check_started_at=None,
+    )
     .returning(ORDERS.user_id)
 )
-_CREDIT = sa.update(User.__table__).where(USERS.id == sa.bindparam("user_id")).values(
-    current=USERS.current + sa.bindparam("credit", type_=USERS.current.type)
+_CREDIT = (
+    sa.update(users_table)
+    .where(USERS.id == sa.bindparam("user_id"))
+    .values(current=USERS.current + sa.bindparam("credit", type_=USERS.current.type))
 )
 
 

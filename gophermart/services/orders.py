@@ -2,45 +2,52 @@
 
 from __future__ import annotations
 
-import enum
 import logging
-
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 
+from gophermart.database import insert_or_ignore, run_alone
 from gophermart.errors import Conflict
 from gophermart.extensions import db
-from gophermart.models import ORDERS, Order, utcnow
-from gophermart.services.sql import insert_or_ignore, run_alone
-from gophermart.tasks import enqueue_check
+from gophermart.models import ORDERS, QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
 
 log = logging.getLogger(__name__)
 
-DIRECT_CHECK_GRACE_SECONDS = 10
 
-
-class Submission(enum.Enum):
-    ACCEPTED = "accepted"
-    ALREADY_YOURS = "already yours"
+@dataclass(frozen=True)
+class Submission:
+    order_id: int
+    accepted: bool  # a new number, now stored; False: this user handed it in before
 
 
 def submit_order(user_id: int, number: str) -> Submission:
-    """Store a new order as NEW; a number is accepted once, from one user, ever."""
+    """Store a new order as NEW; a number is accepted once, from one user, ever.
+
+    The caller queues the first check of an accepted order; until the grace has passed
+    the sweep leaves the order to that queued check."""
     now = utcnow()
-    # The check is queued right after the commit; the sweep steps in only if it is lost.
-    order_id = insert_or_ignore(Order, alone=True, number=number, user_id=user_id, uploaded_at=now, updated_at=now,
-                                next_check_at=now + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS))
+    order_id = insert_or_ignore(
+        Order,
+        alone=True,
+        number=number,
+        user_id=user_id,
+        uploaded_at=now,
+        updated_at=now,
+        next_check_at=now + timedelta(seconds=QUEUED_CHECK_GRACE_SECONDS),
+    )
     if order_id is None:
-        owner_id = run_alone(sa.select(ORDERS.user_id).where(ORDERS.number == number)).scalar_one()
+        owner_id, order_id = run_alone(sa.select(ORDERS.user_id, ORDERS.id).where(ORDERS.number == number)).one()
         db.session.rollback()
         if owner_id != user_id:
             raise Conflict("This order number was handed in by another user.")
-        return Submission.ALREADY_YOURS
+        return Submission(order_id, accepted=False)
     db.session.commit()
-    enqueue_check(order_id)
-    log.info("order accepted", extra={"order_id": order_id, "order_number": number, "user_id": user_id, "status": "NEW"})
-    return Submission.ACCEPTED
+    log.info(
+        "order accepted", extra={"order_id": order_id, "order_number": number, "user_id": user_id, "status": "NEW"}
+    )
+    return Submission(order_id, accepted=True)
 
 
 def list_orders(user_id: int):

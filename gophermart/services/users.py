@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache
+from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
-import sqlalchemy as sa
-
+from gophermart.database import insert_or_ignore
 from gophermart.errors import Conflict, Unauthorized
 from gophermart.extensions import db
 from gophermart.models import User
-from gophermart.services.sql import insert_or_ignore
 
 log = logging.getLogger(__name__)
 
 # argon2id cost profiles: "standard" follows OWASP's minimum (19 MiB, 2 passes); "low" is
 # for test suites and local benchmarks only.
-HASH_COSTS = {
+HASH_COSTS: dict[str, dict[str, Any]] = {
     "standard": dict(time_cost=2, memory_cost=19 * 1024, parallelism=1),
     "low": dict(time_cost=1, memory_cost=1024, parallelism=1),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hasher(cost: str) -> PasswordHasher:
     return PasswordHasher(**HASH_COSTS[cost])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dummy_hash(cost: str) -> str:
     return _hasher(cost).hash("timing equaliser for unknown logins")
 
@@ -49,7 +49,7 @@ def register_user(login: str, password: str) -> User:
         raise Conflict("This login is already taken.")
     db.session.commit()
     log.info("user registered", extra={"user_id": user_id})
-    return db.session.get(User, user_id)
+    return db.session.get_one(User, user_id)
 
 
 def authenticate(login: str, password: str) -> User:
@@ -74,7 +74,7 @@ def revoke_sessions(user_id: int) -> None:
 
 
 def change_password(user_id: int, old_password: str, new_password: str) -> User:
-    user = db.session.get(User, user_id)
+    user = db.session.get_one(User, user_id)
     authenticate(user.login, old_password)
     new_hash = password_hasher().hash(new_password)
     db.session.execute(
@@ -82,4 +82,5 @@ def change_password(user_id: int, old_password: str, new_password: str) -> User:
     )
     db.session.commit()
     log.info("password changed; earlier sessions revoked", extra={"user_id": user_id})
-    return db.session.get(User, user_id)
+    db.session.expire(user)  # the row changed underneath it
+    return db.session.get_one(User, user_id)

@@ -10,7 +10,7 @@ end of the module and must exit with code 0.
 from __future__ import annotations
 
 import signal
-from typing import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import requests
 
@@ -107,12 +108,12 @@ class RunningSimulator:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"simulator did not stop within {timeout} s:\n{self.output()}")
+            raise AssertionError(f"simulator did not stop within {timeout} s:\n{self.output()}") from None
         finally:
             self.stopped = True
 
 
-def _wait_until_listening(sim: "RunningSimulator", port: int, deadline: float) -> bool:
+def _wait_until_listening(sim: RunningSimulator, port: int, deadline: float) -> bool:
     """True once the simulator logged that it listens on ``port`` (so the port is its own)."""
     marker = f"listening on http://127.0.0.1:{port}"
     while time.monotonic() < deadline:

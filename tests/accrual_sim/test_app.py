@@ -106,8 +106,12 @@ def test_admin_stats_reset_and_config(sim):
 
     config = sim.get("/admin/config").get_json()
     assert config == {
-        "rate_limit": 0, "rate_window": 60.0, "calc_seconds": 3.0,
-        "fault_rate": 0.0, "latency_ms": 0.0, "random_seed": None,
+        "rate_limit": 0,
+        "rate_window": 60.0,
+        "calc_seconds": 3.0,
+        "fault_rate": 0.0,
+        "latency_ms": 0.0,
+        "random_seed": None,
     }
     changed = post_json(sim, "/admin/config", {"calc_seconds": 0.5, "random_seed": 3})
     assert changed.status_code == 200

@@ -268,9 +268,8 @@ def test_configure_validates_and_restarts_the_window(clock):
 
 def test_in_flight_tracking(clock):
     engine = make_engine(clock)
-    with engine.in_flight():
-        with engine.in_flight():
-            assert engine.stats()["in_flight"] == {"current": 2, "max": 2}
+    with engine.in_flight(), engine.in_flight():
+        assert engine.stats()["in_flight"] == {"current": 2, "max": 2}
     assert engine.stats()["in_flight"] == {"current": 0, "max": 2}
 
 

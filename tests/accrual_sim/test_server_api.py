@@ -26,8 +26,12 @@ def register_order(sim, goods, number=None):
 
 def test_flag_beats_environment_and_start_up_is_logged(sim):
     assert sim.get("/admin/config").json() == {
-        "rate_limit": 0, "rate_window": 60.0, "calc_seconds": CALC,
-        "fault_rate": 0.0, "latency_ms": 0.0, "random_seed": None,
+        "rate_limit": 0,
+        "rate_window": 60.0,
+        "calc_seconds": CALC,
+        "fault_rate": 0.0,
+        "latency_ms": 0.0,
+        "random_seed": None,
     }
     lines = [line for line in sim.output().splitlines() if "accrual simulator listening on" in line]
     assert len(lines) == 1
@@ -132,11 +136,14 @@ def test_spec_rounding_examples(sim):
         {"match": "Vitek", "reward": 10, "reward_type": "%"},
     ):
         assert sim.post("/api/goods", json=mechanic).status_code == 200
-    snacks = register_order(sim, [
-        {"description": "Tefal kettle", "price": 7000},
-        {"description": "Pringles bacon", "price": 147.5},
-        {"description": "Coca-Cola Zero", "price": 55},
-    ])
+    snacks = register_order(
+        sim,
+        [
+            {"description": "Tefal kettle", "price": 7000},
+            {"description": "Pringles bacon", "price": 147.5},
+            {"description": "Coca-Cola Zero", "price": 55},
+        ],
+    )
     tv = register_order(sim, [{"description": "TV Acme", "price": 14599.50}])
     iron = register_order(sim, [{"description": "Vitek iron", "price": 5000}])
     assert wait_for_final(sim, snacks) == {"order": snacks, "status": "PROCESSED", "accrual": 27.25}

@@ -116,10 +116,17 @@ def test_console_script_stops_on_sigterm_with_exit_0():
 
 
 def test_help_exits_0():
-    result = subprocess.run(
-        [sys.executable, "-m", "accrual_sim", "--help"], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-m", "accrual_sim", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    for name in ("--rate-limit", "ACCRUAL_RATE_WINDOW", "--calc-time", "--fault-rate", "--latency-ms",
-                 "--seed-file", "--demo", "--threads", "RUN_ADDRESS"):
+    for name in (
+        "--rate-limit",
+        "ACCRUAL_RATE_WINDOW",
+        "--calc-time",
+        "--fault-rate",
+        "--latency-ms",
+        "--seed-file",
+        "--demo",
+        "--threads",
+        "RUN_ADDRESS",
+    ):
         assert name in result.stdout

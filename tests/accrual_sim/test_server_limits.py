@@ -18,7 +18,9 @@ def limited(simulator_factory):
 @pytest.fixture(scope="module")
 def faulty(simulator_factory):
     # Knobs from the environment this time.
-    return simulator_factory(env={"ACCRUAL_FAULT_RATE": "1.0", "ACCRUAL_LATENCY_MS": "300", "ACCRUAL_CALC_SECONDS": "0"})
+    return simulator_factory(
+        env={"ACCRUAL_FAULT_RATE": "1.0", "ACCRUAL_LATENCY_MS": "300", "ACCRUAL_CALC_SECONDS": "0"}
+    )
 
 
 def test_rate_limit_window_and_retry_after(limited):

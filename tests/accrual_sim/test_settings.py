@@ -37,19 +37,43 @@ def test_environment_then_flags():
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
     assert settings.config == SimConfig(10, 2.5, 0.3, 0.25, 15.0, 7)
     assert (settings.seed_file, settings.demo, settings.threads, settings.log_level) == (
-        "seed.json", True, 4, "DEBUG",
+        "seed.json",
+        True,
+        4,
+        "DEBUG",
     )
 
     flags = [
-        "-a", "127.0.0.1:9100", "--rate-limit", "3", "--rate-window", "1", "--calc-time", "0",
-        "--fault-rate", "1", "--latency-ms", "0", "--random-seed", "8", "--seed-file", "other.json",
-        "--no-demo", "--threads", "2", "--log-level", "WARNING",
+        "-a",
+        "127.0.0.1:9100",
+        "--rate-limit",
+        "3",
+        "--rate-window",
+        "1",
+        "--calc-time",
+        "0",
+        "--fault-rate",
+        "1",
+        "--latency-ms",
+        "0",
+        "--random-seed",
+        "8",
+        "--seed-file",
+        "other.json",
+        "--no-demo",
+        "--threads",
+        "2",
+        "--log-level",
+        "WARNING",
     ]
     settings = load(flags, env)
     assert (settings.host, settings.port) == ("127.0.0.1", 9100)
     assert settings.config == SimConfig(3, 1.0, 0.0, 1.0, 0.0, 8)
     assert (settings.seed_file, settings.demo, settings.threads, settings.log_level) == (
-        "other.json", False, 2, "WARNING",
+        "other.json",
+        False,
+        2,
+        "WARNING",
     )
     assert load(["--demo"]).demo is True
 

@@ -5,9 +5,9 @@ import time
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from gophermart.auth import TOKEN_SALT
 from gophermart.extensions import db
 from gophermart.models import User
+from gophermart.web.login import TOKEN_SALT
 
 CREDENTIALS = {"login": "alice", "password": "secret"}
 
@@ -23,7 +23,9 @@ def test_register_authenticates_with_cookie_and_bearer(client, app):
     # The bearer token alone authenticates.
     fresh = app.test_client()
     assert fresh.get("/api/user/balance").status_code == 401
-    assert fresh.get("/api/user/balance", headers={"Authorization": response.headers["Authorization"]}).status_code == 200
+    assert (
+        fresh.get("/api/user/balance", headers={"Authorization": response.headers["Authorization"]}).status_code == 200
+    )
 
 
 def test_password_is_stored_as_argon2id_hash(client, app):

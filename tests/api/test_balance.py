@@ -50,7 +50,11 @@ def test_withdrawals_newest_first(auth_client, app):
     credit(app, "alice", "100")
     for number in ("2377225624", "12345678903", "9278923470"):
         assert withdraw(auth_client, order=number, amount=1).status_code == 200
-    assert [w["order"] for w in auth_client.get("/api/user/withdrawals").json] == ["9278923470", "12345678903", "2377225624"]
+    assert [w["order"] for w in auth_client.get("/api/user/withdrawals").json] == [
+        "9278923470",
+        "12345678903",
+        "2377225624",
+    ]
 
 
 def test_withdrawals_204_when_none(auth_client):
@@ -155,7 +159,9 @@ def test_sums_with_trailing_zeros_are_fine(auth_client, app, amount):
 def test_astronomical_sum_is_402_not_500(auth_client, app, amount):
     credit(app, "alice", "10")
     response = auth_client.post(
-        "/api/user/balance/withdraw", data=f'{{"order": "2377225624", "sum": {amount}}}', content_type="application/json"
+        "/api/user/balance/withdraw",
+        data=f'{{"order": "2377225624", "sum": {amount}}}',
+        content_type="application/json",
     )
     assert response.status_code == 402
 

@@ -207,7 +207,8 @@ def test_conformance_checks_fail_when_the_document_disagrees(app, auth_client):
     balance = document["paths"]["/api/user/balance"] = {"get": {**OPENAPI["paths"]["/api/user/balance"]["get"]}}
     balance["get"]["responses"] = {k: v for k, v in balance["get"]["responses"].items() if k != "401"}
     document["components"]["schemas"] = {
-        **OPENAPI["components"]["schemas"], "Balance": {"type": "object", "required": ["points"]}
+        **OPENAPI["components"]["schemas"],
+        "Balance": {"type": "object", "required": ["points"]},
     }
     operation = schemathesis.openapi.from_dict(document)["/api/user/balance"]["GET"]
 

@@ -1,7 +1,7 @@
 """GET /api/user/orders on PostgreSQL: the database builds the list's JSON, and it must be
 the bytes the Python presenter (api.present, used on other databases) would write."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from gophermart.models import Order, OrderStatus
 from gophermart.services.orders import builds_json, list_orders, list_orders_json
 from tests.factories import luhn_number, user_id_of
 
-UTC = timezone.utc
+UTC = UTC
 MOSCOW = timezone(timedelta(hours=3))
 
 EDGE_ORDERS = [
@@ -42,8 +42,17 @@ def store_orders(app, user_id: int, orders, numbers=None) -> None:
         db.session.execute(db.delete(Order).where(Order.user_id == user_id))
         for i, (status, accrual, uploaded_at) in enumerate(orders):
             number = numbers[i] if numbers else luhn_number(80_000 + i)
-            db.session.add(Order(number=number, user_id=user_id, status=status, accrual=accrual,
-                                 uploaded_at=uploaded_at, updated_at=uploaded_at, next_check_at=uploaded_at))
+            db.session.add(
+                Order(
+                    number=number,
+                    user_id=user_id,
+                    status=status,
+                    accrual=accrual,
+                    uploaded_at=uploaded_at,
+                    updated_at=uploaded_at,
+                    next_check_at=uploaded_at,
+                )
+            )
         db.session.commit()
 
 
@@ -88,7 +97,9 @@ moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(OrderStatus), accruals, moments), min_size=1, max_size=12))
 def test_any_orders_render_the_same_both_ways(auth_client, app, orders):
-    orders = [(status, accrual if status is OrderStatus.PROCESSED else None, moment) for status, accrual, moment in orders]
+    orders = [
+        (status, accrual if status is OrderStatus.PROCESSED else None, moment) for status, accrual, moment in orders
+    ]
     user_id = alice(app)
     store_orders(app, user_id, orders)
     from_database, from_python = both_renderings(app, user_id)

@@ -82,9 +82,13 @@ def test_logout_needs_credentials(client):
 def test_password_change_revokes_old_tokens(app, client):
     old_token = client.post("/api/user/register", json={"login": "mover", "password": "old"}).headers["Authorization"]
     fresh = app.test_client()
-    wrong = fresh.post("/api/user/password", json={"password": "nope", "new_password": "new"}, headers={"Authorization": old_token})
+    wrong = fresh.post(
+        "/api/user/password", json={"password": "nope", "new_password": "new"}, headers={"Authorization": old_token}
+    )
     assert wrong.status_code == 401
-    changed = fresh.post("/api/user/password", json={"password": "old", "new_password": "new"}, headers={"Authorization": old_token})
+    changed = fresh.post(
+        "/api/user/password", json={"password": "old", "new_password": "new"}, headers={"Authorization": old_token}
+    )
     assert changed.status_code == 200
     new_token = changed.headers["Authorization"]
     assert app.test_client().get("/api/user/balance", headers={"Authorization": old_token}).status_code == 401
@@ -99,7 +103,10 @@ def test_malformed_password_change_is_400(auth_client, body):
 
 
 def test_security_headers_on_every_response(client):
-    for response in (client.get("/api/user/balance"), client.post("/api/user/register", json={"login": "h", "password": "p"})):
+    for response in (
+        client.get("/api/user/balance"),
+        client.post("/api/user/register", json={"login": "h", "password": "p"}),
+    ):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
@@ -107,8 +114,10 @@ def test_security_headers_on_every_response(client):
 
 
 def test_secure_cookie_when_configured(app):
-    response = app_with(app, session_cookie_secure=True).test_client().post(
-        "/api/user/register", json={"login": "secure", "password": "p"}
+    response = (
+        app_with(app, session_cookie_secure=True)
+        .test_client()
+        .post("/api/user/register", json={"login": "secure", "password": "p"})
     )
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

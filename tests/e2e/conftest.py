@@ -14,8 +14,8 @@ import psutil
 import pytest
 import redis as redis_lib
 
-from tests.processes import free_port, gophermart_command, service_env, signed_up, wait_for_port
 from tests.pipeline.conftest import redis_url  # noqa: F401  (fixture)
+from tests.processes import free_port, gophermart_command, service_env, signed_up, wait_for_port
 
 
 @dataclass
@@ -30,12 +30,12 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, role: str) -> None:
-        log = open(self.logs / f"{role}.log", "ab")
         args = ["web", "--skip-migrations", "-a", f"127.0.0.1:{self.port}"] if role == "web" else [role]
         # Own process group: killing a role kills all of it, like a container or host dying.
-        self.processes[role] = subprocess.Popen(
-            gophermart_command(*args), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.logs / f"{role}.log", "ab") as log:  # the child keeps its own copy
+            self.processes[role] = subprocess.Popen(
+                gophermart_command(*args), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         if role == "web":
             wait_for_port(self.port, self.processes[role])
 
@@ -68,8 +68,12 @@ def stack(database_uri, redis_url, simulator, tmp_path_factory):  # noqa: F811
     redis_lib.Redis.from_url(redis_url).flushdb()
     logs = tmp_path_factory.mktemp("stack-logs")
     env = service_env(
-        database_uri, tmp_path_factory.mktemp("stack-instance"),
-        REDIS_URL=redis_url, ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO", WORKER_CONCURRENCY="4",
+        database_uri,
+        tmp_path_factory.mktemp("stack-instance"),
+        REDIS_URL=redis_url,
+        ACCRUAL_SYSTEM_ADDRESS=simulator.url,
+        LOG_LEVEL="INFO",
+        WORKER_CONCURRENCY="4",
     )
     running = Stack(env=env, port=free_port(), logs=logs)
     running.start_all()
@@ -101,7 +105,10 @@ class Shopper:
             if all(orders.get(n, {}).get("status") in ("PROCESSED", "INVALID") for n in numbers):
                 return orders
             if time.monotonic() > deadline:
-                pending = {n: orders.get(n, {}).get("status") for n in numbers
-                           if orders.get(n, {}).get("status") not in ("PROCESSED", "INVALID")}
+                pending = {
+                    n: orders.get(n, {}).get("status")
+                    for n in numbers
+                    if orders.get(n, {}).get("status") not in ("PROCESSED", "INVALID")
+                }
                 raise AssertionError(f"{len(pending)} orders not final after {timeout} s: {list(pending.items())[:5]}")
             time.sleep(0.2)

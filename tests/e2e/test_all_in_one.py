@@ -11,8 +11,8 @@ import psutil
 import pytest
 
 from tests.accrual_sim.helpers import new_order_number, register_at_simulator
-from tests.processes import free_port, serving, service_env
 from tests.e2e.conftest import Shopper
+from tests.processes import free_port, service_env, serving
 
 
 @pytest.fixture
@@ -28,8 +28,12 @@ def test_one_executable_serves_the_whole_story_and_stops_on_sigint(empty_databas
     with serving(executable, env, port, timeout=40, cwd=tmp_path) as process:  # slack: the next line is the check
         assert time.monotonic() - started < 20, f"up after {time.monotonic() - started:.1f} s"
         number = new_order_number()
-        register_at_simulator(sim, number, [{"description": "TV Acme", "price": Decimal("14599.50")}],
-                              [{"match": "Acme", "reward": 5, "reward_type": "%"}])
+        register_at_simulator(
+            sim,
+            number,
+            [{"description": "TV Acme", "price": Decimal("14599.50")}],
+            [{"match": "Acme", "reward": 5, "reward_type": "%"}],
+        )
         shopper = Shopper(f"http://127.0.0.1:{port}", "autotest")
         assert shopper.hand_in(number) == 202
         order = shopper.wait_final([number], timeout=20)[number]

@@ -14,9 +14,9 @@ import pytest
 import redis as redis_lib
 
 from tests.accrual_sim.helpers import start_simulator
-from tests.processes import free_port, gophermart_command, service_env
 from tests.e2e.conftest import Stack
 from tests.operations.private_postgres import PrivatePostgres
+from tests.processes import free_port, gophermart_command, service_env
 
 
 class PrivateRedis:
@@ -32,8 +32,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder), "--maxmemory-policy", "noeviction"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+                "--maxmemory-policy",
+                "noeviction",
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -107,8 +120,13 @@ def servers(tmp_path_factory):
 def fault_stack(servers, tmp_path_factory):
     """web, worker and beat against the private servers."""
     postgres, redis, simulator = servers
-    env = service_env(postgres.uri, tmp_path_factory.mktemp("fault-instance"), REDIS_URL=redis.url,
-                      ACCRUAL_SYSTEM_ADDRESS=simulator.url, LOG_LEVEL="INFO")
+    env = service_env(
+        postgres.uri,
+        tmp_path_factory.mktemp("fault-instance"),
+        REDIS_URL=redis.url,
+        ACCRUAL_SYSTEM_ADDRESS=simulator.url,
+        LOG_LEVEL="INFO",
+    )
     stack = Stack(env=env, port=free_port(), logs=tmp_path_factory.mktemp("fault-logs"))
     subprocess.run(gophermart_command("migrate"), env=env, check=True)
     stack.start_all()

@@ -10,10 +10,10 @@ import psycopg
 import requests
 
 from tests.accrual_sim.helpers import new_order_number, register_purchases
-from tests.processes import free_port, gophermart_command, serving, service_env
 from tests.e2e.conftest import Shopper
 from tests.faults.conftest import outage
 from tests.ledger import ledger_is_exact
+from tests.processes import free_port, gophermart_command, service_env, serving
 from tests.scrape import metric
 
 REWARD = {"match": "Gopher", "reward": Decimal("2.5"), "reward_type": "pt"}
@@ -113,8 +113,13 @@ def test_whole_service_sigterm_under_load(servers, tmp_path):
     """In-flight requests complete, nothing is half-written, and the service exits 0."""
     postgres, redis, simulator = servers
     port = free_port()
-    env = service_env(postgres.uri, tmp_path, REDIS_URL=redis.url, ACCRUAL_SYSTEM_ADDRESS=simulator.url,
-                      RUN_ADDRESS=f"127.0.0.1:{port}")
+    env = service_env(
+        postgres.uri,
+        tmp_path,
+        REDIS_URL=redis.url,
+        ACCRUAL_SYSTEM_ADDRESS=simulator.url,
+        RUN_ADDRESS=f"127.0.0.1:{port}",
+    )
     with serving(gophermart_command(), env, port) as process:
         run_under_load_and_stop(process, port, postgres)
 
@@ -123,9 +128,11 @@ def run_under_load_and_stop(process, port, postgres):
     base = f"http://127.0.0.1:{port}"
     shopper = Shopper(base, "sigterm")
     with psycopg_conn(postgres) as conn:  # 1000 points, from a processed order as the ledger expects
-        conn.execute("INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
-                     " SELECT %s, id, 'PROCESSED', 1000, now(), now(), now() FROM users WHERE login = 'sigterm'",
-                     (new_order_number(),))
+        conn.execute(
+            "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
+            " SELECT %s, id, 'PROCESSED', 1000, now(), now(), now() FROM users WHERE login = 'sigterm'",
+            (new_order_number(),),
+        )
         conn.execute("UPDATE users SET current = 1000 WHERE login = 'sigterm'")
     answers: list[tuple[str, int]] = []
     stop = threading.Event()
@@ -154,8 +161,12 @@ def run_under_load_and_stop(process, port, postgres):
             thread.join()
     assert answers and all(code == 200 for _, code in answers), {code for _, code in answers}
     with psycopg_conn(postgres) as conn:
-        recorded = {row[0] for row in conn.execute(
-            "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'")}
+        recorded = {
+            row[0]
+            for row in conn.execute(
+                "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'"
+            )
+        }
         current, withdrawn = conn.execute("SELECT current, withdrawn FROM users WHERE login = 'sigterm'").fetchone()
     # Every 200 was committed, and every committed withdrawal got its answer: no request the
     # server had taken was dropped (a request refused or cut before it was read is in neither).

@@ -35,7 +35,7 @@ class PrivatePostgres:
         command = ["runuser", "-u", self.user, "--", *args] if self.user else list(args)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.root)
 
-    def init(self) -> "PrivatePostgres":
+    def init(self) -> PrivatePostgres:
         self._run(_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         return self
 

@@ -10,12 +10,12 @@ import requests
 
 from config import load_settings
 from gophermart import create_app
-from gophermart.connections import accrual_gate
-from tests.processes import free_port, gophermart_command, serving, service_env, signed_up
+from gophermart.accrual.connections import accrual_gate
 from tests.factories import luhn_number
+from tests.operations.private_postgres import PrivatePostgres
+from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
 from tests.racing import fire_together
 from tests.scrape import metric
-from tests.operations.private_postgres import PrivatePostgres
 
 
 def test_healthz_and_readyz_when_all_is_up(client):
@@ -24,8 +24,13 @@ def test_healthz_and_readyz_when_all_is_up(client):
 
 
 def test_readyz_is_503_when_the_broker_is_unreachable(app, tmp_path):
-    settings = load_settings(argv=[], environ={}, database_uri=app.config["SETTINGS"].database_uri,
-                             instance_dir=str(tmp_path), redis_url="redis://127.0.0.1:1/0")
+    settings = load_settings(
+        argv=[],
+        environ={},
+        database_uri=app.config["SETTINGS"].database_uri,
+        instance_dir=str(tmp_path),
+        redis_url="redis://127.0.0.1:1/0",
+    )
     # The limiter is one per process: keep its counters out of the unreachable Redis.
     response = create_app(settings, RATELIMIT_STORAGE_URI="memory://").test_client().get("/readyz")
     assert response.status_code == 503
@@ -76,7 +81,10 @@ def test_metrics_cover_requests_orders_and_accrual_calls(app, client, register):
         accrual_gate().count_call("Final")  # as a worker does after each accrual request
     body = client.get("/metrics").get_data(as_text=True)
     assert metric(body, uploads) == before + 1
-    assert 'gophermart_http_request_duration_seconds_bucket{endpoint="api.orders",le="0.005",method="GET",status="200"}' in body
+    assert (
+        'gophermart_http_request_duration_seconds_bucket{endpoint="api.orders",le="0.005",method="GET",status="200"}'
+        in body
+    )
     assert metric(body, 'gophermart_orders{status="NEW"}') == 1
     assert metric(body, 'gophermart_accrual_calls_total{outcome="Final"}') == 1
     assert metric(body, "gophermart_accrual_pause_seconds") == 0
@@ -97,8 +105,12 @@ def test_metrics_of_all_gunicorn_workers_are_aggregated(live_web):
 
 def test_gunicorn_metrics_carry_the_domain_metrics_too(live_web):
     body = requests.get(f"{live_web}/metrics").text
-    for sample in ('gophermart_orders{status="NEW"}', "gophermart_orders_parked", "gophermart_accrual_pause_seconds",
-                   "gophermart_accrual_calc_estimate_seconds"):
+    for sample in (
+        'gophermart_orders{status="NEW"}',
+        "gophermart_orders_parked",
+        "gophermart_accrual_pause_seconds",
+        "gophermart_accrual_calc_estimate_seconds",
+    ):
         assert metric(body, sample) is not None, sample
 
 

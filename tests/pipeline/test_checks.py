@@ -7,18 +7,17 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from gophermart.accrual import AccrualClient
-from gophermart.extensions import db
-from gophermart.models import Order, OrderStatus, User, utcnow
-from gophermart.services import accrual_checks
-from gophermart.accrual_gate import RAISE
-from gophermart.services.accrual_checks import (
-    DIRECT_RECHECK_GRACE,
+from gophermart.accrual import checks
+from gophermart.accrual.checks import (
     LEASE_SECONDS,
     MAX_FAILURES,
-    check_order,
+    QUEUED_CHECK_GRACE_SECONDS,
     claim_due_orders,
 )
+from gophermart.accrual.client import AccrualClient
+from gophermart.accrual.gate import RAISE
+from gophermart.extensions import db
+from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.services.orders import submit_order
 from tests.accrual_sim.helpers import register_at_simulator
 from tests.factories import luhn_number, order_id_of, user_id_of
@@ -56,7 +55,7 @@ def order_and_balance(app, order_id):
 
 def run_check(app, order_id, accrual, gate):
     with app.app_context():
-        return check_order(order_id, accrual, gate)
+        return checks.run_check(order_id, accrual, gate)
 
 
 def test_processed_credits_the_exact_accrual(app, user_id, sim, accrual, gate, caplog):
@@ -152,7 +151,7 @@ def test_registered_becomes_processing(app, user_id, sim, accrual, gate, caplog)
 
 def check_with_requeue(app, order_id, accrual, gate, requeue):
     with app.app_context():
-        outcome = check_order(order_id, accrual, gate, requeue=requeue)
+        outcome = checks.run_check(order_id, accrual, gate, queue_recheck=requeue)
         return outcome, (db.session.get(Order, order_id).next_check_at - utcnow()).total_seconds()
 
 
@@ -168,7 +167,7 @@ def test_a_pending_order_is_queued_again_for_when_its_calculation_is_likely_done
     [(queued_id, delay)] = queued
     assert queued_id == order_id and delay == pytest.approx(2.0 * (RAISE - 1), abs=0.05)
     # The sweep takes it over only if the queued check has not started well after it was due.
-    assert due_in > delay + DIRECT_RECHECK_GRACE - 1
+    assert due_in > delay + QUEUED_CHECK_GRACE_SECONDS - 1
 
 
 def test_while_requests_are_scarce_re_checks_are_left_to_the_sweep(app, user_id, sim, accrual, gate):
@@ -191,7 +190,7 @@ def test_a_re_check_that_cannot_be_queued_falls_to_the_sweep(app, user_id, sim, 
     outcome, due_in = check_with_requeue(app, order_id, accrual, gate, broker_down)
     assert outcome == "too young"
     assert any(r.msg == "could not queue the order's re-check; the sweep will" for r in caplog.records)
-    assert DIRECT_RECHECK_GRACE < due_in <= DIRECT_RECHECK_GRACE + 1.0
+    assert QUEUED_CHECK_GRACE_SECONDS < due_in <= QUEUED_CHECK_GRACE_SECONDS + 1.0
 
 
 def test_rate_limit_pauses_every_worker_and_learns_the_limit(app, user_id, sim, accrual, gate):
@@ -221,7 +220,7 @@ def test_server_errors_are_retried_then_rescheduled(app, user_id, sim, accrual, 
     assert run_check(app, order_id, accrual, gate) == "Unavailable"
     with app.app_context():
         order = db.session.get(Order, order_id)
-        assert order.status is OrderStatus.NEW and order.attempts == accrual_checks.QUICK_RETRIES
+        assert order.status is OrderStatus.NEW and order.attempts == checks.QUICK_RETRIES
         assert order.failures == 0
 
 
@@ -248,7 +247,7 @@ def test_an_order_that_keeps_crashing_its_check_is_parked(app, user_id, sim, gat
     make_due(app, order_id)
     with app.app_context():
         assert claim_due_orders(10) == []
-        assert accrual_checks.requeue([OrderStatus.NEW]) == 1
+        assert checks.make_due_now([OrderStatus.NEW]) == 1
         assert claim_due_orders(10) == [order_id]
 
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from gophermart import accrual_gate
-from gophermart.accrual_gate import LOWER_PER_SECOND, PACE_SAFETY, RAISE
+from gophermart.accrual import gate as accrual_gate
+from gophermart.accrual.gate import LOWER_PER_SECOND, PACE_SAFETY, RAISE
 from tests.racing import fire_together
 
 

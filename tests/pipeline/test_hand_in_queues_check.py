@@ -6,11 +6,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from gophermart.accrual.checks import MAX_FIRST_CHECK_DELAY
+from gophermart.accrual.tasks import check_order
 from gophermart.extensions import db
-from gophermart.models import Order, utcnow
-from gophermart.services.accrual_checks import MAX_FIRST_CHECK_DELAY
-from gophermart.services.orders import DIRECT_CHECK_GRACE_SECONDS
-from gophermart.tasks import check_order
+from gophermart.models import QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
 from tests.factories import order_id_of
 
 
@@ -35,7 +34,9 @@ def set_estimate(app, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(("estimate", "countdown"), [(0.4, 0.4), (2.0, 2.0), (40.0, MAX_FIRST_CHECK_DELAY)])
-def test_first_check_is_queued_for_when_the_calculation_is_likely_done(app, client, register, published, estimate, countdown):
+def test_first_check_is_queued_for_when_the_calculation_is_likely_done(
+    app, client, register, published, estimate, countdown
+):
     set_estimate(app, estimate)
     token = register()
     assert client.post("/api/user/orders", data="12345678903", headers={"Authorization": token}).status_code == 202
@@ -56,4 +57,4 @@ def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, c
     assert any(r.msg == "could not queue the order's check; the sweep will" for r in caplog.records)
     with app.app_context():
         due = db.session.get(Order, stored_order_id(app, "12345678903")).next_check_at
-    assert utcnow() < due <= utcnow() + timedelta(seconds=DIRECT_CHECK_GRACE_SECONDS)
+    assert utcnow() < due <= utcnow() + timedelta(seconds=QUEUED_CHECK_GRACE_SECONDS)

@@ -1,18 +1,18 @@
-"""The project's Redis transport for Celery (gophermart.redis_broker); `redis_client` empties
+"""The project's Redis transport for Celery (gophermart.accrual.redis_transport); `redis_client` empties
 the test database first."""
 
 import kombu
 
 from config import load_settings
-from gophermart import redis_broker
-from gophermart.celery_app import celery_config
-from gophermart.services.accrual_checks import MAX_DIRECT_RECHECK_DELAY, MAX_FIRST_CHECK_DELAY
+from gophermart.accrual import redis_transport
+from gophermart.accrual.celery_app import celery_config
+from gophermart.accrual.checks import MAX_DIRECT_RECHECK_DELAY, MAX_FIRST_CHECK_DELAY
 
 
 def test_redis_urls_use_the_projects_transport_with_one_client_per_pool(redis_url, redis_client):
     with kombu.Connection(redis_url) as connection:
         channel = connection.default_channel
-        assert isinstance(channel, redis_broker.Channel)
+        assert isinstance(channel, redis_transport.Channel)
         client = channel._create_client()
         assert channel._create_client() is client  # not a new client for every command
         channel._pool = None  # as after a reconnect: a new pool, so a new client

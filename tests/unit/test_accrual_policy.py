@@ -1,19 +1,33 @@
 """Status mapping, Retry-After parsing, back-off and the quick-retry policy."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
 import pytest
 
-from gophermart.accrual import (
-    DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER, Final, NotRegistered, Pending, RateLimited, Unavailable,
-    _parse_answer, parse_limit, parse_retry_after,
+from gophermart.accrual.checks import (
+    BACKOFF_CAP,
+    QUICK_RETRIES,
+    Deferred,
+    ask,
+    backoff,
+    next_check_delay,
+    order_status_for,
+)
+from gophermart.accrual.client import (
+    DEFAULT_RETRY_AFTER,
+    MAX_RETRY_AFTER,
+    Final,
+    NotRegistered,
+    Pending,
+    RateLimited,
+    Unavailable,
+    _parse_answer,
+    parse_limit,
+    parse_retry_after,
 )
 from gophermart.models import OrderStatus
-from gophermart.services.accrual_checks import (
-    BACKOFF_CAP, QUICK_RETRIES, Deferred, ask, backoff, next_check_delay, order_status_for,
-)
 
 
 @pytest.mark.parametrize(
@@ -52,15 +66,22 @@ def test_answers_map_to_outcomes_with_exact_decimals(body, expected):
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[]", b'{"status": "WHAT"}', b'{"order": "1"}',
-     b'{"status": "PROCESSED", "accrual": -1}', b'{"status": "PROCESSED", "accrual": "x"}'],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"status": "WHAT"}',
+        b'{"order": "1"}',
+        b'{"status": "PROCESSED", "accrual": -1}',
+        b'{"status": "PROCESSED", "accrual": "x"}',
+    ],
 )
 def test_unreadable_answers_are_transient(body):
     assert isinstance(_parse_answer(body), Unavailable)
 
 
 def test_retry_after_in_seconds_date_missing_or_garbage():
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("7") == 7
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
@@ -93,9 +114,17 @@ def test_next_check_waits_for_the_learned_calculation_time():
 class FakeGate:
     def __init__(self, waits=()):
         self.waits = list(waits)
+        self.pauses = []
 
     def acquire(self):
         return self.waits.pop(0) if self.waits else 0.0
+
+    def pause(self, seconds):
+        self.pauses.append(seconds)
+        return seconds
+
+    def set_limit(self, per_minute):
+        pass
 
     def count_call(self, outcome):
         pass

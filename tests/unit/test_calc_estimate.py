@@ -1,11 +1,18 @@
-"""Learning the accrual system's calculation time (gophermart.accrual_gate.next_estimate)."""
+"""Learning the accrual system's calculation time (gophermart.accrual.gate.next_estimate)."""
 
 import heapq
 import statistics
 
 import pytest
 
-from gophermart.accrual_gate import LOWER_PER_SECOND, LOWER_SECONDS_PER_ANSWER, MAX_CALC_ESTIMATE, MIN_CALC_ESTIMATE, RAISE, next_estimate
+from gophermart.accrual.gate import (
+    LOWER_PER_SECOND,
+    LOWER_SECONDS_PER_ANSWER,
+    MAX_CALC_ESTIMATE,
+    MIN_CALC_ESTIMATE,
+    RAISE,
+    next_estimate,
+)
 
 
 def test_a_pending_answer_raises_the_estimate_above_the_orders_age():
@@ -64,7 +71,7 @@ def simulate(calc: float, per_second: float, seconds: float, start: float):
             estimate, stepped_at = next_estimate(estimate, stepped_at, now, age, False, True)
         else:
             heapq.heappush(events, (now + 1.0, "again", uploaded))
-    return seen[len(seen) // 2:], early / first_checks
+    return seen[len(seen) // 2 :], early / first_checks
 
 
 @pytest.mark.parametrize("per_second", [2, 20, 200])

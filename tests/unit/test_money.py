@@ -27,8 +27,16 @@ def test_decimal_places_are_counted_exactly_beyond_context_precision():
 
 @pytest.mark.parametrize(
     "value,text",
-    [(D("500"), "500"), (D("500.00"), "500"), (D("500.50"), "500.5"), (D("729.98"), "729.98"),
-     (D("1E+2"), "100"), (D("0"), "0"), (D("0.10"), "0.1"), (D("999999999999.99"), "999999999999.99")],
+    [
+        (D("500"), "500"),
+        (D("500.00"), "500"),
+        (D("500.50"), "500.5"),
+        (D("729.98"), "729.98"),
+        (D("1E+2"), "100"),
+        (D("0"), "0"),
+        (D("0.10"), "0.1"),
+        (D("999999999999.99"), "999999999999.99"),
+    ],
 )
 def test_json_rendering_is_a_plain_literal(value, text):
     assert simplejson.dumps(for_json(value), use_decimal=True) == text

@@ -55,8 +55,12 @@ def test_a_third_decimal_is_refused(amount, extra):
 
 
 operations = st.lists(
-    st.tuples(st.sampled_from(["credit", "withdraw"]), st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2)),
-    min_size=1, max_size=12,
+    st.tuples(
+        st.sampled_from(["credit", "withdraw"]),
+        st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2),
+    ),
+    min_size=1,
+    max_size=12,
 )
 
 

@@ -13,7 +13,11 @@ def test_defaults():
 
 
 def test_flag_overrides_environment():
-    env = {"RUN_ADDRESS": "localhost:9000", "DATABASE_URI": "postgres://u:p@db:5432/x", "ACCRUAL_SYSTEM_ADDRESS": "acc:1"}
+    env = {
+        "RUN_ADDRESS": "localhost:9000",
+        "DATABASE_URI": "postgres://u:p@db:5432/x",
+        "ACCRUAL_SYSTEM_ADDRESS": "acc:1",
+    }
     settings = load_settings(argv=["-a", ":7000", "-r", "http://other:2/"], environ=env)
     assert settings.bind == ("0.0.0.0", 7000)
     assert settings.database_uri == "postgresql+psycopg://u:p@db:5432/x"
@@ -52,5 +56,7 @@ def test_bad_flag_names_the_flag():
 
 
 def test_choices_are_taken_in_any_case():
-    settings = load_settings(argv=[], environ={"LOG_LEVEL": "debug", "LOG_FORMAT": "TEXT", "PASSWORD_HASH_COST": " Low "})
+    settings = load_settings(
+        argv=[], environ={"LOG_LEVEL": "debug", "LOG_FORMAT": "TEXT", "PASSWORD_HASH_COST": " Low "}
+    )
     assert (settings.log_level, settings.log_format, settings.password_hash_cost) == ("DEBUG", "text", "low")

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-log = logging.getLogger("gophermart.supervisor")
+log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 12.0
 RESTART_DELAY_SECONDS = 1.0
@@ -25,13 +25,22 @@ RESTART_DELAY_SECONDS = 1.0
 class Child:
     name: str
     command: list[str]
-    process: subprocess.Popen | None = None
+    _process: subprocess.Popen | None = None
     restarts: int = 0
+
+    @property
+    def process(self) -> subprocess.Popen:
+        assert self._process is not None, "not started"
+        return self._process
+
+    @property
+    def started(self) -> bool:
+        return self._process is not None
 
     def start(self, env: dict[str, str]) -> None:
         # Own session: a terminal's Ctrl-C reaches the supervisor only, which then stops
         # every child in order; killpg also reaches a child's own children (worker pool).
-        self.process = subprocess.Popen(self.command, env=env, start_new_session=True)
+        self._process = subprocess.Popen(self.command, env=env, start_new_session=True)
         log.info("started", extra={"role": self.name, "pid": self.process.pid})
 
     def terminate(self) -> None:
@@ -69,7 +78,9 @@ def run_all(env: dict[str, str], children: list[Child]) -> int:
                 code = child.process.poll()
                 if code is not None and not stopping:
                     child.restarts += 1
-                    log.error("exited; restarting", extra={"role": child.name, "code": code, "restarts": child.restarts})
+                    log.error(
+                        "exited; restarting", extra={"role": child.name, "code": code, "restarts": child.restarts}
+                    )
                     time.sleep(RESTART_DELAY_SECONDS)
                     child.start(env)
     finally:
@@ -79,7 +90,7 @@ def run_all(env: dict[str, str], children: list[Child]) -> int:
 
 def stop_all(children: list[Child]) -> None:
     log.info("stopping", extra={"roles": [c.name for c in children]})
-    started = [c for c in children if c.process]
+    started = [c for c in children if c.started]
     for child in reversed(started):  # web first stops taking requests, then worker, beat
         child.terminate()
     deadline = time.monotonic() + GRACE_SECONDS

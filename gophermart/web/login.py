@@ -16,10 +16,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from gophermart.database import run_alone
 from gophermart.errors import problem
 from gophermart.extensions import login_manager
 from gophermart.models import USERS, User
-from gophermart.services.sql import run_alone
 
 TOKEN_SALT = "gophermart.bearer-token"
 

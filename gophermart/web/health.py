@@ -26,7 +26,7 @@ def healthz() -> Response:
 
 @health.get("/readyz")
 def readyz() -> Response:
-    from gophermart.connections import broker_reachable
+    from gophermart.accrual.queueing import broker_reachable
 
     failures = []
     try:

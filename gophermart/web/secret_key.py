@@ -24,7 +24,7 @@ def load_or_create_secret_key(instance_dir: str) -> str:
             if key:
                 return key
             time.sleep(0.01)
-        raise RuntimeError(f"the secret key file {path} is empty; delete it or set SECRET_KEY")
+        raise RuntimeError(f"the secret key file {path} is empty; delete it or set SECRET_KEY") from None
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)

@@ -7,8 +7,9 @@ so a gzip bomb costs a few milliseconds and gets a 413.
 from __future__ import annotations
 
 import io
-import json
 import zlib
+
+from gophermart.errors import PROBLEM_MIMETYPE, problem_body
 
 
 class GzipRequestMiddleware:
@@ -63,9 +64,6 @@ class GzipRequestMiddleware:
 
 
 def _problem(start_response, status: int, title: str, detail: str):
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
-    start_response(
-        f"{status} {title}",
-        [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],
-    )
+    body = problem_body(status, title, detail)
+    start_response(f"{status} {title}", [("Content-Type", PROBLEM_MIMETYPE), ("Content-Length", str(len(body)))])
     return [body]

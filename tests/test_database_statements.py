@@ -1,4 +1,4 @@
-"""services.sql.run_alone: a statement that is a whole unit of work runs outside a
+"""database.run_alone: a statement that is a whole unit of work runs outside a
 transaction (no BEGIN, no COMMIT round trips), and never splits one that is open."""
 
 import psycopg
@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 
+from gophermart.database import run_alone
 from gophermart.extensions import db
 from gophermart.models import USERS, User
-from gophermart.services.sql import run_alone
 from tests.conftest import ADMIN_URI
 
 

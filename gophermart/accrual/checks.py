@@ -13,17 +13,26 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from gophermart.accrual import AccrualClient, Final, Outcome, Pending, RateLimited, Unavailable
-from gophermart.accrual_gate import AccrualGate
+from gophermart.accrual.client import AccrualClient, Final, Outcome, Pending, RateLimited, Unavailable
+from gophermart.accrual.gate import AccrualGate
+from gophermart.database import run_alone
 from gophermart.extensions import db
-from gophermart.models import FINAL_STATUSES, ORDERS, Order, OrderStatus, utcnow
+from gophermart.models import (
+    FINAL_STATUSES,
+    ORDERS,
+    QUEUED_CHECK_GRACE_SECONDS,
+    Order,
+    OrderStatus,
+    orders_table,
+    utcnow,
+)
 from gophermart.services import ledger
-from gophermart.services.sql import run_alone
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +46,8 @@ MIN_RECHECK_DELAY = 0.1
 MAX_INLINE_WAIT = 1.0  # a check waits this long at most for its paced slot, else re-schedules
 # While requests are plentiful, a re-check due within this many seconds is queued at once
 # with a countdown (the sweep runs once a second and would add up to a second); the sweep
-# takes it over only if it has not started DIRECT_RECHECK_GRACE seconds after it was due.
+# takes it over only if it has not started QUEUED_CHECK_GRACE_SECONDS after it was due.
 MAX_DIRECT_RECHECK_DELAY = 10.0
-DIRECT_RECHECK_GRACE = 10.0
 PENDING = (OrderStatus.NEW, OrderStatus.PROCESSING)
 
 
@@ -56,7 +64,7 @@ def first_check_age(calc_estimate: float) -> float:
     return min(calc_estimate, MAX_FIRST_CHECK_DELAY)
 
 
-def order_status_for(outcome: Outcome, current: OrderStatus) -> OrderStatus:
+def order_status_for(outcome: Outcome | Deferred, current: OrderStatus) -> OrderStatus:
     """SPEC 4's table: the order's status after an answer."""
     if isinstance(outcome, Final):
         return OrderStatus(outcome.status)
@@ -87,7 +95,7 @@ def quick_retrying() -> Retrying:
         retry=retry_if_result(lambda outcome: isinstance(outcome, Unavailable)),
         wait=wait_exponential_jitter(multiplier=0.2, max=1.0),
         stop=stop_after_attempt(QUICK_RETRIES),
-        retry_error_callback=lambda state: state.outcome.result(),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
 
 
@@ -108,13 +116,18 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
         sent += 1
         started = time.monotonic()
         outcome = client.fetch(number)
-        # Logged first: the line's time is when the answer came, so it minus the duration
-        # is when the request went out.
+        if isinstance(outcome, RateLimited):
+            _pause_every_worker(gate, outcome)  # first: other workers learn it a round trip sooner
+        # Logged before counting: the line's time is when the answer came, so it minus the
+        # duration is when the request went out.
         log.info(
             "accrual call",
-            extra={"order_number": number, "outcome": type(outcome).__name__,
-                   "answer": getattr(outcome, "status", None) or getattr(outcome, "reason", None),
-                   "duration_ms": round((time.monotonic() - started) * 1000, 1)},
+            extra={
+                "order_number": number,
+                "outcome": type(outcome).__name__,
+                "answer": getattr(outcome, "status", None) or getattr(outcome, "reason", None),
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
         )
         gate.count_call(type(outcome).__name__)
         return outcome
@@ -122,63 +135,105 @@ def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome 
     return quick_retrying()(attempt), sent
 
 
-Requeue = Callable[[int, float], None]  # queue a check of this order in so many seconds
+def _pause_every_worker(gate: AccrualGate, outcome: RateLimited) -> None:
+    """A 429: nobody asks until Retry-After has passed, then everyone paces at the limit."""
+    until = gate.pause(outcome.retry_after)
+    if outcome.per_minute:
+        gate.set_limit(outcome.per_minute)
+    log.warning(
+        "accrual system rate limit: pausing every worker",
+        extra={"pause_seconds": outcome.retry_after, "pause_until": until, "per_minute": outcome.per_minute},
+    )
 
 
-def check_order(order_id: int, client: AccrualClient, gate: AccrualGate, requeue: Requeue | None = None) -> str:
-    """Ask the accrual system about one order and record the answer. Returns what happened.
+class Checked(StrEnum):
+    """What one check did."""
 
-    With `requeue`, a re-check due soon is queued directly rather than left to the sweep."""
-    claimed = _start_check(order_id)
-    if claimed is None:
-        return "not due"  # final, parked, or another check of it is running
-    number, uploaded_at, status, attempts, failures = claimed
-    if failures > MAX_FAILURES:
-        _park(order_id, number, failures)
-        return "parked"
-    age = (utcnow() - uploaded_at).total_seconds()
+    NOT_DUE = "not due"  # final, parked, or another check of it is running
+    PARKED = "parked"  # its checks crashed too often
+    TOO_YOUNG = "too young"  # its calculation is likely not done: re-scheduled, nothing sent
+    INVALID = "INVALID"  # final answers, recorded
+    PROCESSED = "PROCESSED"
+    PENDING = "Pending"  # the other answers, each re-scheduled
+    NOT_REGISTERED = "NotRegistered"
+    RATE_LIMITED = "RateLimited"
+    UNAVAILABLE = "Unavailable"
+    DEFERRED = "Deferred"
+
+
+QueueRecheck = Callable[[int, float], None]  # queue a check of this order in so many seconds
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An order whose check this worker has started (and holds the lease of)."""
+
+    order_id: int
+    number: str
+    uploaded_at: datetime
+    status: OrderStatus
+    attempts: int  # accrual requests made for it so far
+    failures: int  # checks started and not finished, this one included
+
+    @property
+    def age(self) -> float:
+        return (utcnow() - self.uploaded_at).total_seconds()
+
+
+def run_check(
+    order_id: int, client: AccrualClient, gate: AccrualGate, queue_recheck: QueueRecheck | None = None
+) -> Checked:
+    """Ask the accrual system about one order and record the answer.
+
+    With `queue_recheck`, a re-check due soon is queued directly rather than left to the
+    sweep (only while requests are plentiful: scarce ones the sweep paces)."""
+    claim = _claim(order_id)
+    if claim is None:
+        return Checked.NOT_DUE
+    if claim.failures > MAX_FAILURES:
+        _park(claim)
+        return Checked.PARKED
     state = gate.state()
-    direct = requeue if not state.constrained else None  # scarce requests: the sweep paces them
+    direct = queue_recheck if not state.constrained else None
+    age = claim.age
     due_age = first_check_age(state.calc_estimate)
     if age < due_age - 0.05:
         # Asking before the calculation is likely done wastes a request.
-        _reschedule(order_id, status, status, due_age - age, 0, direct)
-        return "too young"
-    outcome, sent = ask(number, client, gate)
-    if isinstance(outcome, RateLimited):
-        until = gate.pause(outcome.retry_after)
-        if outcome.per_minute:
-            gate.set_limit(outcome.per_minute)
-        log.warning(
-            "accrual system rate limit: pausing every worker",
-            extra={"pause_seconds": outcome.retry_after, "pause_until": until, "per_minute": outcome.per_minute},
-        )
-    new_status = order_status_for(outcome, status)
-    estimate = state.calc_estimate
-    if isinstance(outcome, Pending) and attempts == 0:
-        # Only an order's first answer: an order that stays pending for long would drag the
-        # estimate, and every first check with it, up.
-        estimate = gate.observe_calculation(age, pending=True, probe=False)
+        _reschedule(claim, claim.status, due_age - age, 0, direct)
+        return Checked.TOO_YOUNG
+    outcome, sent = ask(claim.number, client, gate)
+    estimate = _learn_calculation_time(gate, claim, age, outcome, state.calc_estimate)
+    new_status = order_status_for(outcome, claim.status)
     if new_status in FINAL_STATUSES:
         accrual = outcome.accrual if isinstance(outcome, Final) else None
-        applied = ledger.apply_final_status(order_id, new_status, accrual, requests=sent)
-        if applied:
+        if ledger.apply_final_status(order_id, new_status, accrual, requests=sent):
             # Probe for earlier checks only while they run on time: under a rate limit
             # orders wait in line anyway, and requests are scarce.
             gate.observe_calculation(age, pending=False, probe=not state.constrained)
-        return new_status.value
-    delay = next_check_delay(outcome, attempts + sent, age, estimate)
+        return Checked(new_status.value)
+    delay = next_check_delay(outcome, claim.attempts + sent, age, estimate)
     # A deferral or a 429 means requests are scarce right now: the sweep paces those.
     paced = isinstance(outcome, (Deferred, RateLimited))
-    _reschedule(order_id, status, new_status, delay, sent, None if paced else direct)
-    return type(outcome).__name__
+    _reschedule(claim, new_status, delay, sent, None if paced else direct)
+    return Checked(type(outcome).__name__)
+
+
+def _learn_calculation_time(
+    gate: AccrualGate, claim: Claim, age: float, outcome: Outcome | Deferred, estimate: float
+) -> float:
+    """Raise the learned calculation time when an order's first answer is still pending."""
+    if isinstance(outcome, Pending) and claim.attempts == 0:
+        # Only an order's first answer: an order that stays pending for long would drag the
+        # estimate, and every first check with it, up.
+        return gate.observe_calculation(age, pending=True, probe=False)
+    return estimate
 
 
 # The statements every check runs, made once and run with parameters: built for each check
 # and run through the ORM's UPDATE handling, they cost a worker more CPU than the
 # accrual request.
 _START = (
-    sa.update(Order.__table__)
+    sa.update(orders_table)
     .where(
         ORDERS.id == sa.bindparam("order_id"),
         ORDERS.status.in_(PENDING),
@@ -189,14 +244,20 @@ _START = (
     .returning(ORDERS.number, ORDERS.uploaded_at, ORDERS.status, ORDERS.attempts, ORDERS.failures)
 )
 _RESCHEDULE = (
-    sa.update(Order.__table__)
+    sa.update(orders_table)
     .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.in_(PENDING))
-    .values(status=sa.bindparam("status"), attempts=ORDERS.attempts + sa.bindparam("sent"), failures=0,
-            updated_at=sa.bindparam("now"), check_started_at=None, next_check_at=sa.bindparam("due_at"))
+    .values(
+        status=sa.bindparam("status"),
+        attempts=ORDERS.attempts + sa.bindparam("sent"),
+        failures=0,
+        updated_at=sa.bindparam("now"),
+        check_started_at=None,
+        next_check_at=sa.bindparam("due_at"),
+    )
 )
 
 
-def _start_check(order_id: int):
+def _claim(order_id: int) -> Claim | None:
     """Mark the check as running and count it as started; None if someone else runs it."""
     now = utcnow()
     lease = timedelta(seconds=LEASE_SECONDS)
@@ -204,33 +265,43 @@ def _start_check(order_id: int):
         _START, {"order_id": order_id, "now": now, "lease_expired": now - lease, "lease_end": now + lease}
     ).one_or_none()
     db.session.commit()
-    return row
+    return None if row is None else Claim(order_id, *row)
 
 
-def _reschedule(order_id: int, old: OrderStatus, new: OrderStatus, delay: float, sent: int,
-                requeue: Requeue | None = None) -> None:
-    direct = requeue is not None and delay <= MAX_DIRECT_RECHECK_DELAY
-    due = delay + (DIRECT_RECHECK_GRACE if direct else 0.0)
+def _reschedule(
+    claim: Claim, new: OrderStatus, delay: float, sent: int, queue_recheck: QueueRecheck | None = None
+) -> None:
+    direct = queue_recheck is not None and delay <= MAX_DIRECT_RECHECK_DELAY
+    due = delay + (QUEUED_CHECK_GRACE_SECONDS if direct else 0.0)
     now = utcnow()
     run_alone(
-        _RESCHEDULE, {"order_id": order_id, "status": new, "sent": sent, "now": now, "due_at": now + timedelta(seconds=due)}
+        _RESCHEDULE,
+        {"order_id": claim.order_id, "status": new, "sent": sent, "now": now, "due_at": now + timedelta(seconds=due)},
     )
     db.session.commit()
-    if new is not old:
-        log.info("order status changed", extra={"order_id": order_id, "from": old.value, "status": new.value})
-    if direct:
+    if new is not claim.status:
+        log.info(
+            "order status changed", extra={"order_id": claim.order_id, "from": claim.status.value, "status": new.value}
+        )
+    if direct and queue_recheck is not None:
         try:
-            requeue(order_id, delay)
+            queue_recheck(claim.order_id, delay)
         except Exception:  # the broker is down: the sweep takes the check over after the grace
-            log.warning("could not queue the order's re-check; the sweep will", extra={"order_id": order_id}, exc_info=True)
+            log.warning(
+                "could not queue the order's re-check; the sweep will",
+                extra={"order_id": claim.order_id},
+                exc_info=True,
+            )
 
 
-def _park(order_id: int, number: str, failures: int) -> None:
-    db.session.execute(sa.update(Order).where(Order.id == order_id).values(parked_at=utcnow(), check_started_at=None))
+def _park(claim: Claim) -> None:
+    db.session.execute(
+        sa.update(Order).where(Order.id == claim.order_id).values(parked_at=utcnow(), check_started_at=None)
+    )
     db.session.commit()
     log.error(
         "order parked: its check failed too often; re-queue it with `flask requeue`",
-        extra={"order_id": order_id, "order_number": number, "failures": failures - 1},
+        extra={"order_id": claim.order_id, "order_number": claim.number, "failures": claim.failures - 1},
     )
 
 
@@ -255,9 +326,9 @@ def claim_due_orders(limit: int) -> list[int]:
     return ids
 
 
-def requeue(statuses: list[OrderStatus]) -> int:
+def make_due_now(statuses: list[OrderStatus]) -> int:
     """Make orders of these statuses due now (parked ones too); returns how many."""
-    count = db.session.execute(
+    count: int = db.session.execute(  # type: ignore[attr-defined]  # an UPDATE's CursorResult
         sa.update(Order)
         .where(Order.status.in_(statuses), Order.status.in_(PENDING))
         .values(next_check_at=utcnow(), parked_at=None, failures=0, check_started_at=None)

@@ -1,23 +1,20 @@
 """The accrual system client: one pooled HTTP session, explicit timeouts, typed outcomes.
 
 One call is one request; retries and pacing live in the service that calls it
-(gophermart.services.accrual_checks), so there is exactly one retry layer.
+(gophermart.accrual.checks), so there is exactly one retry layer.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 
 import requests
 import simplejson
 from requests.adapters import HTTPAdapter
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_AFTER = 60.0
 MAX_RETRY_AFTER = 600.0
@@ -74,8 +71,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float:
     if moment is None:
         return DEFAULT_RETRY_AFTER
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 

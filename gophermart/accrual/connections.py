@@ -3,13 +3,10 @@ the accrual system's HTTP client, Redis, and the shared gate (in Redis or the da
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import current_app
 
-from gophermart.accrual import AccrualClient
-from gophermart.accrual_gate import AccrualGate, DatabaseGate, RedisGate
-from gophermart.celery_app import QUEUE
+from gophermart.accrual.client import AccrualClient
+from gophermart.accrual.gate import AccrualGate, DatabaseGate, RedisGate
 from gophermart.extensions import db
 
 
@@ -34,25 +31,10 @@ def redis_client():
 
         ext["redis"] = (
             redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-            if settings.redis_url else None
+            if settings.redis_url
+            else None
         )
     return ext["redis"]
-
-
-def queue_depth() -> int | None:
-    """Messages waiting in the accrual queue (Redis broker only)."""
-    client = redis_client()
-    return None if client is None else int(client.llen(QUEUE))
-
-
-def broker_reachable() -> bool:
-    client = redis_client()
-    if client is None:  # the file-based broker: its folder must be there
-        return Path(current_app.config["SETTINGS"].instance_dir, "broker", "queue").is_dir()
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
 
 
 def accrual_gate() -> AccrualGate:

@@ -13,10 +13,9 @@ from flask import Flask
 from kombu import Queue
 
 from config import Settings
-from gophermart import redis_broker  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
+from gophermart.accrual import redis_transport  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
+from gophermart.accrual.queueing import QUEUE
 from gophermart.logging import configure_logging
-
-QUEUE = "accrual"
 
 
 def broker_options(settings: Settings) -> dict:
@@ -98,6 +97,6 @@ def init_celery(app: Flask) -> Celery:
     def use_service_logging(**_kwargs) -> None:
         configure_logging(settings.log_level, settings.log_format)
 
-    import gophermart.tasks  # noqa: F401  (registers the tasks)
+    import gophermart.accrual.tasks  # noqa: F401  (registers the tasks)
 
     return celery

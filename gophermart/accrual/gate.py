@@ -39,7 +39,7 @@ class AccrualGate(Protocol):
     def set_limit(self, per_minute: int) -> None:
         """Pace all workers together below `per_minute` requests per minute from now on."""
 
-    def state(self) -> "GateState": ...
+    def state(self) -> GateState: ...
 
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         """An order was still pending, or already final, `age` seconds after its upload;
@@ -76,8 +76,9 @@ class GateState:
         return int(min(BURST, self.tokens) + usable * self.rate)
 
 
-def next_estimate(current: float, stepped_at: float, now: float, age: float, pending: bool,
-                  probe: bool) -> tuple[float, float]:
+def next_estimate(
+    current: float, stepped_at: float, now: float, age: float, pending: bool, probe: bool
+) -> tuple[float, float]:
     """The calculation time to expect, and when it was last lowered, after one answer.
 
     Each answer bounds one order's calculation time: pending at age a means longer than a,
@@ -104,7 +105,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-_ACQUIRE = _NOW + """
+_ACQUIRE = (
+    _NOW
+    + """
 local pause_until = tonumber(redis.call('GET', KEYS[1]) or '0')
 if now < pause_until then return tostring(pause_until - now) end
 local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -121,8 +124,11 @@ end
 redis.call('HSET', KEYS[3], 'tokens', tostring(tokens), 'at', tostring(now))
 return tostring((1 - tokens) / rate)
 """
+)
 
-_PAUSE = _NOW + """
+_PAUSE = (
+    _NOW
+    + """
 local pause_end = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if pause_end > current then
@@ -133,8 +139,11 @@ if pause_end > current then
 end
 return tostring(current)
 """
+)
 
-_STATE = _NOW + """
+_STATE = (
+    _NOW
+    + """
 local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
 local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
 local tokens = tonumber(bucket[1] or ARGV[1])
@@ -143,6 +152,7 @@ tokens = math.min(tonumber(ARGV[1]), tokens + math.max(0, now - at) * rate)
 return {tostring(now), redis.call('GET', KEYS[1]) or '0', tostring(rate), tostring(tokens),
         redis.call('GET', KEYS[4]) or ''}
 """
+)
 
 
 class RedisGate:
@@ -168,15 +178,26 @@ class RedisGate:
 
     def state(self) -> GateState:
         now, pause_until, rate, tokens, estimate = self._state(keys=self.keys, args=[BURST])
-        return GateState(float(now), float(pause_until), float(rate), float(tokens),
-                         float(estimate) if estimate else DEFAULT_CALC_ESTIMATE)
+        return GateState(
+            float(now),
+            float(pause_until),
+            float(rate),
+            float(tokens),
+            float(estimate) if estimate else DEFAULT_CALC_ESTIMATE,
+        )
 
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         def learn(pipe) -> float:
             current, stepped_at = pipe.mget(self.keys[3], self.stepped_key)
             now = time.time()
-            estimate, stepped_at = next_estimate(float(current) if current else DEFAULT_CALC_ESTIMATE,
-                                                 float(stepped_at) if stepped_at else now, now, age, pending, probe)
+            estimate, stepped_at = next_estimate(
+                float(current) if current else DEFAULT_CALC_ESTIMATE,
+                float(stepped_at) if stepped_at else now,
+                now,
+                age,
+                pending,
+                probe,
+            )
             pipe.multi()
             pipe.mset({self.keys[3]: estimate, self.stepped_key: stepped_at})
             return estimate
@@ -242,7 +263,9 @@ class DatabaseGate:
         g = gate_table.c
         with self.engine.begin() as conn:
             conn.execute(
-                gate_table.update().where(g.id == 1, g.pause_until < until).values(pause_until=until, tokens=0.0, tokens_at=until)
+                gate_table.update()
+                .where(g.id == 1, g.pause_until < until)
+                .values(pause_until=until, tokens=0.0, tokens_at=until)
             )
         return max(until, self.state().pause_until)
 
@@ -262,7 +285,9 @@ class DatabaseGate:
         while True:
             now = self.clock()
             with self.engine.begin() as conn:
-                current, stepped_at = conn.execute(sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)).one()
+                current, stepped_at = conn.execute(
+                    sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)
+                ).one()
                 estimate, lowered_at = next_estimate(current, stepped_at or now, now, age, pending, probe)
                 # Only if unchanged since it was read; else another worker's answer came in
                 # between, and this one starts over so that neither is lost.
@@ -279,9 +304,13 @@ class DatabaseGate:
 
     def call_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            return {row.outcome: row.count for row in conn.execute(sa.select(calls_table))}
+            return {
+                outcome: count for outcome, count in conn.execute(sa.select(calls_table.c.outcome, calls_table.c.count))
+            }
 
 
 def _insert_or_add(dialect_name: str, outcome: str):
-    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(calls_table).values(outcome=outcome, count=1)
+    insert = (
+        (postgresql if dialect_name == "postgresql" else sqlite).insert(calls_table).values(outcome=outcome, count=1)
+    )
     return insert.on_conflict_do_update(index_elements=["outcome"], set_={"count": calls_table.c.count + 1})

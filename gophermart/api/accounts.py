@@ -5,9 +5,9 @@ from flask_login import current_user, login_required, logout_user
 
 from gophermart.api import api, present
 from gophermart.api.request_body import credentials, password_change
-from gophermart.auth import sign_in
 from gophermart.services.users import authenticate, change_password, register_user, revoke_sessions
-from gophermart.throttling import limit_registrations, throttle_failed_logins
+from gophermart.web.login import sign_in
+from gophermart.web.throttling import limit_registrations, throttle_failed_logins
 
 
 @api.post("/register")

@@ -45,8 +45,12 @@ def _hook_only_limited_requests(app: Flask) -> None:
     kind configured, everything stays as Flask-Limiter set it up.
     """
     manager = limiter.limit_manager
-    if (manager.application_limits or manager.default_limits or getattr(manager, "_blueprint_limits", True)
-            or getattr(limiter, "_meta_limits", True)):
+    if (
+        manager.application_limits
+        or manager.default_limits
+        or getattr(manager, "_blueprint_limits", True)
+        or getattr(limiter, "_meta_limits", True)
+    ):
         return
 
     def ours(hook) -> bool:  # a bound method of the limiter, or a partial of one of its methods
@@ -59,7 +63,7 @@ def _hook_only_limited_requests(app: Flask) -> None:
 
 def _when_limited(hook, passthrough: bool):
     def guarded(arg):
-        if hasattr(request_ctx._get_current_object(), _LIMITER_STATE):
+        if hasattr(request_ctx._get_current_object(), _LIMITER_STATE):  # type: ignore[attr-defined]  # a LocalProxy
             return hook(arg)
         return arg if passthrough else None
 
@@ -81,7 +85,9 @@ def _setting(name: str):
 
 
 limit_failed_logins = [
-    limiter.limit(_setting("login_failures_per_login"), key_func=_login_key, deduct_when=_failed, scope="login-per-login"),
+    limiter.limit(
+        _setting("login_failures_per_login"), key_func=_login_key, deduct_when=_failed, scope="login-per-login"
+    ),
     limiter.limit(_setting("login_failures_per_address"), deduct_when=_failed, scope="login-per-address"),
 ]
 limit_registrations = limiter.limit(_setting("registrations_per_address"), scope="register-per-address")

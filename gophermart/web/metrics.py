@@ -10,7 +10,6 @@ by outcome, the current pause and pace, queue depth — are read from the shared
 
 from __future__ import annotations
 
-import logging
 import os
 
 import sqlalchemy as sa
@@ -21,9 +20,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 
 from gophermart.extensions import db
 
-log = logging.getLogger(__name__)
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by gophermart.web_server before this import
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by gophermart.runtime.web_server before this import
 
 
 def register_metrics(app: Flask) -> None:
@@ -41,14 +38,15 @@ def register_metrics(app: Flask) -> None:
                 registry = CollectorRegistry()
                 multiprocess.MultiProcessCollector(registry)
                 registry.register(domain)
-                if names:
-                    registry = registry.restricted_registry(names)
                 generate_latest, content_type = choose_encoder(accept_header)
-                return generate_latest(registry).decode("utf-8"), content_type
+                exposed = registry.restricted_registry(names) if names else registry
+                return generate_latest(exposed).decode("utf-8"), content_type
 
         MultiProcessMetrics(app, group_by="endpoint", defaults_prefix="gophermart")
     else:
-        metrics = PrometheusMetrics(app, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart")
+        metrics = PrometheusMetrics(
+            app, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart"
+        )
         metrics.registry.register(domain)
 
 
@@ -57,11 +55,14 @@ class DomainCollector:
         self.app = app
 
     def collect(self):
-        from gophermart.connections import accrual_gate, queue_depth
+        from gophermart.accrual.connections import accrual_gate
+        from gophermart.accrual.queueing import queue_depth
 
         with self.app.app_context():
             orders = GaugeMetricFamily("gophermart_orders", "Handed-in orders by status.", labels=["status"])
-            counts = dict(db.session.execute(sa.text("SELECT status, count(*) FROM orders GROUP BY status")).all())
+            counts: dict[str, int] = dict(
+                db.session.execute(sa.text("SELECT status, count(*) FROM orders GROUP BY status")).all()
+            )
             parked = db.session.execute(sa.text("SELECT count(*) FROM orders WHERE parked_at IS NOT NULL")).scalar()
             db.session.remove()
             for status in ("NEW", "PROCESSING", "INVALID", "PROCESSED"):
@@ -70,14 +71,22 @@ class DomainCollector:
             yield GaugeMetricFamily("gophermart_orders_parked", "Orders whose checks crashed too often.", value=parked)
 
             gate = accrual_gate()
-            calls = CounterMetricFamily("gophermart_accrual_calls", "Accrual system requests by outcome.", labels=["outcome"])
+            calls = CounterMetricFamily(
+                "gophermart_accrual_calls", "Accrual system requests by outcome.", labels=["outcome"]
+            )
             for outcome, count in sorted(gate.call_counts().items()):
                 calls.add_metric([outcome], count)
             yield calls
             state = gate.state()
-            yield GaugeMetricFamily("gophermart_accrual_pause_seconds", "Seconds left in the shared 429 pause.", value=state.paused_for)
-            yield GaugeMetricFamily("gophermart_accrual_pace_per_second", "Shared request pace (0 = unlimited).", value=state.rate)
-            yield GaugeMetricFamily("gophermart_accrual_calc_estimate_seconds", "Learned calculation time.", value=state.calc_estimate)
+            yield GaugeMetricFamily(
+                "gophermart_accrual_pause_seconds", "Seconds left in the shared 429 pause.", value=state.paused_for
+            )
+            yield GaugeMetricFamily(
+                "gophermart_accrual_pace_per_second", "Shared request pace (0 = unlimited).", value=state.rate
+            )
+            yield GaugeMetricFamily(
+                "gophermart_accrual_calc_estimate_seconds", "Learned calculation time.", value=state.calc_estimate
+            )
             depth = queue_depth()
             if depth is not None:
                 yield GaugeMetricFamily("gophermart_queue_depth", "Messages waiting in the accrual queue.", value=depth)

@@ -1,0 +1,51 @@
+"""Sending checks to the workers: the queue's name, queueing one check, and what the
+broker holds. Entry points (the hand-in's view, a check's task, the sweep) queue after
+their use case returned; the use cases themselves never touch the broker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import current_app
+
+from gophermart.accrual.checks import first_check_age
+from gophermart.accrual.connections import accrual_gate, redis_client
+
+log = logging.getLogger(__name__)
+
+QUEUE = "accrual"
+CHECK_TASK = "gophermart.check_order"
+
+
+def queue_check(order_id: int, delay: float) -> None:
+    """Queue a check of the order in `delay` seconds (a countdown of seconds, far below the
+    broker's visibility timeout)."""
+    # The task as bound to this Flask app's own Celery app (its broker), not to whichever
+    # Celery app the process made last.
+    current_app.extensions["celery"].tasks[CHECK_TASK].apply_async((order_id,), countdown=delay)
+
+
+def queue_first_check(order_id: int) -> None:
+    """Queue a new order's first check, timed for when its calculation is likely done.
+    Never fails the caller: with the broker down the sweep takes the order over."""
+    try:
+        queue_check(order_id, first_check_age(accrual_gate().state().calc_estimate))
+    except Exception:  # the broker is down: never fail the request for it
+        log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)
+
+
+def queue_depth() -> int | None:
+    """Messages waiting in the accrual queue (Redis broker only)."""
+    client = redis_client()
+    return None if client is None else int(client.llen(QUEUE))
+
+
+def broker_reachable() -> bool:
+    client = redis_client()
+    if client is None:  # the file-based broker: its folder must be there
+        return Path(current_app.config["SETTINGS"].instance_dir, "broker", "queue").is_dir()
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False

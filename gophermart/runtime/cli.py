@@ -1,0 +1,217 @@
+"""The `gophermart` console script: one command per role, `--help` on each.
+
+    gophermart                 all in one: migrate, then web + worker + beat supervised
+                               (+ the bundled accrual simulator if no accrual system is set)
+    gophermart web             migrate, then serve the API with gunicorn on RUN_ADDRESS
+    gophermart worker | beat   one Celery role (same as `celery -A celery_worker worker|beat`)
+    gophermart migrate         apply pending migrations and exit
+
+Flags -a, -d and -r override RUN_ADDRESS, DATABASE_URI and ACCRUAL_SYSTEM_ADDRESS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from config import Settings, SettingsError, load_settings
+from config.settings import redacted
+from gophermart.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+ROLES = ("all", "web", "worker", "beat", "migrate")
+FLAGS = {"run_address": "-a", "database_uri": "-d", "accrual_system_address": "-r"}
+
+
+def settings_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-a, -d and -r, on the group and on every role."""
+    for name, flag, metavar, env in reversed(
+        [
+            ("run_address", "-a", "HOST:PORT", "RUN_ADDRESS"),
+            ("database_uri", "-d", "URI", "DATABASE_URI"),
+            ("accrual_system_address", "-r", "URL", "ACCRUAL_SYSTEM_ADDRESS"),
+        ]
+    ):
+        command = click.option(flag, name, metavar=metavar, default=None, help=f"Overrides {env}.")(command)
+    return command
+
+
+def load(ctx: click.Context, flags: dict[str, str | None], role: str) -> Settings:
+    """The settings of this run: the role's flags over the group's, over the environment."""
+    merged = {**(ctx.obj or {}), **{k: v for k, v in flags.items() if v is not None}}
+    argv = [part for name, value in merged.items() if value is not None for part in (FLAGS[name], value)]
+    try:
+        settings = load_settings(argv)
+        if role == "worker" and not settings.accrual_system_address:
+            raise SettingsError("ACCRUAL_SYSTEM_ADDRESS (-r) is required for the worker")
+    except SettingsError as exc:
+        raise BadSetting(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+class BadSetting(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"gophermart: bad setting: {self.message}", err=True)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@settings_flags
+@click.pass_context
+def cli(ctx: click.Context, **flags: str | None) -> None:
+    """Gophermart loyalty. With no command: web, worker and beat in one supervised run,
+    after migrating the database (and the bundled accrual simulator when no accrual
+    system is set)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {k: v for k, v in flags.items() if v is not None}
+        return
+    settings = load(ctx, flags, "all")
+    apply_migrations(settings)
+    ctx.exit(run_all_in_one(settings))
+
+
+@cli.command()
+@settings_flags
+@click.option("--skip-migrations", is_flag=True, help="Serve without migrating first (another process migrates).")
+@click.pass_context
+def web(ctx: click.Context, skip_migrations: bool, **flags: str | None) -> None:
+    """Migrate, then serve the API with gunicorn on RUN_ADDRESS."""
+    settings = load(ctx, flags, "web")
+    from gophermart.runtime.web_server import prepare_metrics_dir, serve
+
+    prepare_metrics_dir(settings.instance_dir)
+    if not skip_migrations:
+        apply_migrations(settings)
+    serve(settings)
+
+
+@cli.command()
+@settings_flags
+@click.pass_context
+def worker(ctx: click.Context, **flags: str | None) -> None:
+    """A Celery worker checking orders with the accrual system (needs -r)."""
+    run_celery("worker", load(ctx, flags, "worker"))
+
+
+@cli.command()
+@settings_flags
+@click.pass_context
+def beat(ctx: click.Context, **flags: str | None) -> None:
+    """Celery beat: the sweep of overdue orders (run exactly one)."""
+    run_celery("beat", load(ctx, flags, "beat"))
+
+
+@cli.command()
+@settings_flags
+@click.pass_context
+def migrate(ctx: click.Context, **flags: str | None) -> None:
+    """Apply pending migrations and exit."""
+    apply_migrations(load(ctx, flags, "migrate"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return cli.main(args, prog_name="gophermart", standalone_mode=False) or 0
+    except click.NoSuchOption as exc:
+        click.echo(
+            f"gophermart: bad setting: unknown argument {exc.option_name!r}; the flags are -a, -d and -r", err=True
+        )
+    except click.UsageError as exc:
+        click.echo(f"gophermart: {exc.format_message()} (see gophermart --help)", err=True)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        return 130
+    return 2
+
+
+def apply_migrations(settings: Settings) -> None:
+    from flask_migrate import upgrade
+
+    from gophermart import create_app
+
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+    log.info("database schema is up to date", extra={"database": redacted(settings.resolved_database_uri)})
+
+
+def run_celery(role: str, settings: Settings) -> None:
+    from gophermart import create_app
+    from gophermart.accrual.queueing import QUEUE
+
+    celery = create_app(settings).extensions["celery"]
+    level = settings.log_level
+    if role == "worker":
+        # No gossip and no mingle: workers share nothing but the queue and the gate, and both
+        # would add broker chatter, a second's wait at every (re)connect, and noisy log lines
+        # on every Redis blip. Flower still sees every worker through its events.
+        celery.worker_main(
+            [
+                "worker",
+                "-Q",
+                QUEUE,
+                "-c",
+                str(settings.worker_concurrency),
+                "-l",
+                level,
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    else:
+        celery.start(["beat", "-l", level])
+
+
+def run_all_in_one(settings: Settings) -> int:
+    from gophermart.runtime.supervisor import all_in_one_children, run_all
+
+    simulator = None
+    accrual = settings.accrual_system_address
+    if not accrual:
+        simulator = settings.simulator_address
+        accrual = f"http://{simulator}"
+    env = dict(
+        os.environ,
+        RUN_ADDRESS=settings.run_address,
+        DATABASE_URI=settings.resolved_database_uri,
+        ACCRUAL_SYSTEM_ADDRESS=accrual,
+        INSTANCE_DIR=settings.instance_dir,
+    )
+    print(walkthrough(settings, accrual, simulator is not None), flush=True)
+    return run_all(env, all_in_one_children(simulator))
+
+
+def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> str:
+    host, port = settings.bind
+    api = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+    lines = [
+        "",
+        "Gophermart loyalty is starting:",
+        f"  API              {api}   (health: {api}/healthz, metrics: {api}/metrics)",
+        f"  accrual system   {accrual}" + ("   (bundled simulator with demo data)" if bundled_simulator else ""),
+        f"  database         {redacted(settings.resolved_database_uri)}",
+        f"  broker           {settings.redis_url or 'file-based, in ' + settings.instance_dir + '/broker'}",
+        "",
+        "Try it:",
+        f"  .venv/bin/python scripts/demo.py --api {api} --accrual {accrual}",
+        "or by hand:",
+        f'  curl -si -X POST {api}/api/user/register -d \'{{"login":"me","password":"pw"}}\'',
+        f"  curl -si -X POST {api}/api/user/orders -H 'Authorization: Bearer <token>' -d 12345678903",
+        f"  curl -s {api}/api/user/balance -H 'Authorization: Bearer <token>'",
+        "Stop with Ctrl-C.",
+        "",
+    ]
+    return "\n".join(lines)
