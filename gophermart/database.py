@@ -24,8 +24,8 @@ def engine_options(uri: str, pool_size: int) -> dict:
     return {
         "pool_size": pool_size,
         "max_overflow": pool_size,
-        # No pool_pre_ping: a ping is a round trip on every check-out (about a tenth of a
-        # GET balance's CPU); _drop_if_closed_by_server finds the dead connections without one.
+        # No pool_pre_ping: a ping is a round trip on every check-out (its cost:
+        # bench/FINDINGS.md); _drop_if_closed_by_server finds the dead connections without one.
         "pool_recycle": 1800,
         # Fail fast when the server is unreachable: callers answer 503 instead of hanging.
         "pool_timeout": 5,

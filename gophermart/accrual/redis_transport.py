@@ -26,8 +26,8 @@ class Channel(redis.Channel):
 
     def _create_client(self, asynchronous=False):
         # kombu makes a new redis-py client for every command (a publish, an ack), and
-        # setting one up — its table of some 170 response callbacks — cost a third of
-        # publishing a task. One client per connection pool serves them all: redis-py
+        # setting one up — its table of some 170 response callbacks — was a large share of
+        # publishing a task (bench/FINDINGS.md). One client per connection pool serves them all: redis-py
         # clients are thread-safe and take a connection from the pool for each command.
         if asynchronous:
             return super()._create_client(asynchronous=True)

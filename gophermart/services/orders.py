@@ -53,9 +53,9 @@ def submit_order(user_id: int, number: str) -> Submission:
 def list_orders(user_id: int):
     """The user's orders, newest upload first: rows of (number, status, accrual,
     uploaded_at), in that order. A user may have thousands, so this is a Core query of the
-    table's columns (same types, same rows): ORM objects would cost several times as much
-    to build, and even ORM column rows a third more than Core rows. Read outside a
-    transaction (see `run_alone`): the request writes nothing."""
+    table's columns (same types, same rows): ORM objects, and even ORM column rows, cost
+    more to build (bench/FINDINGS.md). Read outside a transaction (see `run_alone`): the
+    request writes nothing."""
     return run_alone(
         sa.select(ORDERS.number, ORDERS.status, ORDERS.accrual, ORDERS.uploaded_at)
         .where(ORDERS.user_id == user_id)
@@ -69,9 +69,9 @@ def builds_json() -> bool:
 
 
 # The same list in the API's JSON form (api.present.order's, byte for byte; the API tests
-# compare the two), built by PostgreSQL in one statement. For 1000 orders, fetching the
-# rows into Python and formatting them cost about 6 ms of CPU; this costs the database
-# about 1 ms more than the plain SELECT. Only the number is free text to escape (to_json);
+# compare the two), built by PostgreSQL in one statement: far cheaper than fetching the
+# rows into Python and formatting them (bench/FINDINGS.md). Only the number is free text
+# to escape (to_json);
 # statuses come from a fixed set, amounts are NUMERIC(14, 2) printed without trailing
 # zeros (trim_scale: 500, 500.5), times are UTC to the second, as in api.present.
 _ORDER_LIST_JSON = sa.text("""

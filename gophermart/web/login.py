@@ -36,7 +36,7 @@ def _token_serializer(secret_key: str | bytes) -> URLSafeTimedSerializer:
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie sessions, with the signing serializer made once for the app's
-    keys instead of on every request (cookie or not, a tenth of a bare request's time)."""
+    keys instead of on every request, cookie or not (its cost: bench/FINDINGS.md)."""
 
     _cached: tuple[tuple, URLSafeTimedSerializer | None] | None = None
 

@@ -39,8 +39,8 @@ def _hook_only_limited_requests(app: Flask) -> None:
     blueprint limits; after it, the rate limit headers and the deductions of failed
     logins; at teardown, clearing its state. The service declares limits on the views
     that need them and nowhere else, and a decorated view checks its own limits when it
-    is called, so for every other request the hooks found nothing to do, at a sixth of
-    the CPU time of a bare request. Here the check before the request goes, and the
+    is called, so for every other request the hooks found nothing to do, at a price
+    (bench/FINDINGS.md). Here the check before the request goes, and the
     other two run only when the request has limiter state. With limits of any other
     kind configured, everything stays as Flask-Limiter set it up.
     """
