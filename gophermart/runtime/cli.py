@@ -203,7 +203,7 @@ def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> st
         f"  API              {api}   (health: {api}/healthz, metrics: {api}/metrics)",
         f"  accrual system   {accrual}" + ("   (bundled simulator with demo data)" if bundled_simulator else ""),
         f"  database         {redacted(settings.resolved_database_uri)}",
-        f"  broker           {settings.redis_url or 'file-based, in ' + settings.instance_dir + '/broker'}",
+        f"  broker           {redacted(settings.redis_url) if settings.redis_url else 'file-based, in ' + settings.instance_dir + '/broker'}",
         "",
         "Try it:",
         f"  .venv/bin/python scripts/demo.py --api {api} --accrual {accrual}",
