@@ -37,14 +37,25 @@ def address(value: str) -> str:
 
 
 def normalize_database_uri(value: str) -> str:
-    """Accept postgres:// and postgresql:// URIs; use the psycopg 3 driver for both."""
+    """Accept postgres:// and postgresql:// URIs; use the psycopg2 driver for both.
+
+    postgresql+psycopg:// (psycopg 3, the service's driver before) is taken as psycopg2 too,
+    so a deployment's existing URI keeps working; any other driver (asyncpg, pg8000) is
+    refused: psycopg2 is the only PostgreSQL driver the service ships and is tested on.
+    """
     value = value.strip()
     scheme, sep, rest = value.partition("://")
     if not sep or not rest:
         raise ValueError("expected a URI such as postgresql://user:pass@host:5432/db")
     scheme = scheme.lower()
-    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
-        return "postgresql+psycopg://" + rest
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        return "postgresql+psycopg2://" + rest
+    if scheme.startswith(("postgres+", "postgresql+")):
+        driver = scheme.partition("+")[2]
+        raise ValueError(
+            f"unsupported PostgreSQL driver {driver!r}; the service runs on psycopg2:"
+            " use postgresql:// (or postgresql+psycopg2://)"
+        )
     if scheme == "sqlite":
         return value
     raise ValueError(f"unsupported database scheme {scheme!r}; use postgresql:// or sqlite://")

@@ -8,9 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import psycopg
+import psycopg2
+import psycopg2.extensions
 import sqlalchemy as sa
-from psycopg.pq import TransactionStatus
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -61,13 +61,15 @@ def _drop_if_closed_by_server(dbapi_connection, _record, _proxy):
     server host that vanished without closing its sockets, and the rare end of a
     connection that arrived right behind an answer and was read with it.
     """
-    if not isinstance(dbapi_connection, psycopg.Connection):
+    if not isinstance(dbapi_connection, psycopg2.extensions.connection):
         return
+    if dbapi_connection.closed:  # the driver saw the end already (an error on an earlier use)
+        raise sa.exc.DisconnectionError("the driver closed the connection")
     try:
         poller = select.poll()
-        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
         ended = bool(poller.poll(0))
-    except (psycopg.Error, OSError) as error:  # the driver has already let the socket go
+    except (psycopg2.Error, OSError) as error:  # the driver has already let the socket go
         raise sa.exc.DisconnectionError(str(error)) from error
     if ended:
         raise sa.exc.DisconnectionError("the server closed the connection")
@@ -94,11 +96,11 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
 def run_alone(statement, parameters=None):
     """Run one statement that is a whole unit of work by itself — a SELECT, or a change
     that needs no other statement with it — outside a transaction if none is open on the
-    session's connection yet (PostgreSQL through psycopg; elsewhere as usual). Callers of
+    session's connection yet (PostgreSQL through psycopg2; elsewhere as usual). Callers of
     a change still commit: a no-op then, and what ends the transaction otherwise. Core
     statements only: it runs on the connection, without the session's autoflush.
 
-    In a transaction psycopg sends a BEGIN of its own before the first statement, and the
+    In a transaction psycopg2 sends a BEGIN of its own before the first statement, and the
     session ends it with a COMMIT or ROLLBACK: two extra round trips, and the session's
     commit machinery, for a single statement that PostgreSQL runs atomically on its own
     (and, at READ COMMITTED, a SELECT reads the same committed rows). Once a transaction is
@@ -107,10 +109,10 @@ def run_alone(statement, parameters=None):
     still commit or roll back together.
     """
     connection = db.session.connection()
-    if connection.dialect.driver != "psycopg":
+    if connection.dialect.driver != "psycopg2":
         return connection.execute(statement, parameters)
     driver_connection: Any = connection.connection.dbapi_connection
-    if driver_connection.info.transaction_status != TransactionStatus.IDLE:
+    if driver_connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         return connection.execute(statement, parameters)
     driver_connection.autocommit = True
     try:
