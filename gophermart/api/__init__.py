@@ -1,7 +1,6 @@
-"""The user API blueprint: thin views that parse, call a service and present the result."""
+"""The user API: thin views that parse, call a service and present the result."""
 
-from flask import Blueprint
+from gophermart.api import accounts, balance, orders  # noqa: F401  (their routes register on import)
+from gophermart.api.blueprint import api
 
-api = Blueprint("api", __name__, url_prefix="/api/user")
-
-from gophermart.api import accounts, balance, orders  # noqa: E402,F401  (routes register on import)
+__all__ = ["api"]

@@ -3,7 +3,8 @@
 from flask import Response
 from flask_login import current_user, login_required, logout_user
 
-from gophermart.api import api, present
+from gophermart.api import present
+from gophermart.api.blueprint import api
 from gophermart.api.request_body import credentials, password_change
 from gophermart.services.users import authenticate, change_password, register_user, revoke_sessions
 from gophermart.web.login import sign_in

@@ -3,7 +3,8 @@
 from flask import Response, jsonify
 from flask_login import current_user, login_required
 
-from gophermart.api import api, present
+from gophermart.api import present
+from gophermart.api.blueprint import api
 from gophermart.api.request_body import json_object, order_number
 from gophermart.errors import BadRequest
 from gophermart.money import for_json, to_amount

@@ -4,7 +4,8 @@ from flask import Response
 from flask_login import current_user, login_required
 
 from gophermart.accrual.queueing import queue_first_check
-from gophermart.api import api, present
+from gophermart.api import present
+from gophermart.api.blueprint import api
 from gophermart.api.request_body import order_number, plain_text
 from gophermart.services.orders import builds_json, list_orders, list_orders_json, submit_order
 
