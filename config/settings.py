@@ -86,6 +86,13 @@ def positive_int(value: str) -> int:
     return number
 
 
+def non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return number
+
+
 def positive_float(value: str) -> float:
     number = float(value)
     if not number > 0:
@@ -107,7 +114,7 @@ def choice(*allowed: str):
 
 
 log_level = choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-log_format = choice("json", "text")
+log_format = choice("auto", "json", "text")  # auto: text on a terminal, JSON otherwise
 password_hash_cost = choice("standard", "low")
 
 
@@ -149,7 +156,7 @@ class Settings:
     token_ttl_seconds: int = _setting("TOKEN_TTL_SECONDS", positive_int, 7 * 24 * 3600)
     session_cookie_secure: bool = _setting("SESSION_COOKIE_SECURE", boolean, False)
     log_level: str = _setting("LOG_LEVEL", log_level, "INFO")
-    log_format: str = _setting("LOG_FORMAT", log_format, "json")
+    log_format: str = _setting("LOG_FORMAT", log_format, "auto")
     web_workers: int = _setting("WEB_WORKERS", positive_int, 4)
     web_threads: int = _setting("WEB_THREADS", positive_int, 4)
     worker_concurrency: int = _setting("WORKER_CONCURRENCY", positive_int, 4)
@@ -158,10 +165,18 @@ class Settings:
     password_hash_cost: str = _setting("PASSWORD_HASH_COST", password_hash_cost, "standard")
     accrual_timeout_seconds: float = _setting("ACCRUAL_TIMEOUT_SECONDS", positive_float, 5.0)
     simulator_address: str = _setting("SIMULATOR_ADDRESS", address, "localhost:8081")
-    login_failures_per_login: str = _setting("LOGIN_FAILURES_PER_LOGIN", rate_limit, "10 per 5 minutes")
+    # A guesser is throttled per (login, address) and per address long before the cap of a
+    # login alone, which only a guesser with many addresses reaches (and it locks the owner out).
+    login_failures_per_login_and_address: str = _setting(
+        "LOGIN_FAILURES_PER_LOGIN_AND_ADDRESS", rate_limit, "10 per 5 minutes"
+    )
+    login_failures_per_login: str = _setting("LOGIN_FAILURES_PER_LOGIN", rate_limit, "100 per 5 minutes")
     login_failures_per_address: str = _setting("LOGIN_FAILURES_PER_ADDRESS", rate_limit, "30 per minute")
     registrations_per_address: str = _setting("REGISTRATIONS_PER_ADDRESS", rate_limit, "200 per minute")
     sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 1.0)
+    # Proxies in front whose X-Forwarded-For is believed; 0 ignores the header, which a client
+    # could otherwise fill in to choose its own address.
+    trusted_proxies: int = _setting("TRUSTED_PROXIES", non_negative_int, 0)
 
     @property
     def bind(self) -> tuple[str, int]:
@@ -171,7 +186,9 @@ class Settings:
     def resolved_database_uri(self) -> str:
         """The configured database, or the embedded SQLite file in the instance folder."""
         if self.database_uri:
-            return self.database_uri
+            # Again here: a URI handed in as an override skipped the coercer, and SQLAlchemy's
+            # own default PostgreSQL driver is not the one the service runs on.
+            return normalize_database_uri(self.database_uri)
         return f"sqlite:///{Path(self.instance_dir) / 'gophermart.sqlite3'}"
 
 

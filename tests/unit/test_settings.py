@@ -20,8 +20,34 @@ def test_flag_overrides_environment():
     }
     settings = load_settings(argv=["-a", ":7000", "-r", "http://other:2/"], environ=env)
     assert settings.bind == ("0.0.0.0", 7000)
-    assert settings.database_uri == "postgresql+psycopg://u:p@db:5432/x"
+    assert settings.database_uri == "postgresql+psycopg2://u:p@db:5432/x"
     assert settings.accrual_system_address == "http://other:2"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgres://u:p@db:5432/x",
+        "postgresql://u:p@db:5432/x",
+        "POSTGRESQL://u:p@db:5432/x",
+        "postgresql+psycopg2://u:p@db:5432/x",
+        "postgresql+psycopg://u:p@db:5432/x",  # psycopg 3's scheme, the service's own before
+    ],
+)
+def test_every_postgresql_uri_runs_on_psycopg2(raw):
+    settings = load_settings(argv=[], environ={"DATABASE_URI": raw})
+    assert settings.database_uri == "postgresql+psycopg2://u:p@db:5432/x"
+
+
+def test_a_uri_handed_in_as_an_override_runs_on_psycopg2_too():
+    settings = load_settings(argv=[], environ={}, database_uri="postgresql://u@db/x")
+    assert settings.resolved_database_uri == "postgresql+psycopg2://u@db/x"
+
+
+@pytest.mark.parametrize("raw", ["postgresql+asyncpg://u@db/x", "postgresql+pg8000://u@db/x", "postgres+foo://u@db/x"])
+def test_another_postgresql_driver_is_refused_by_name(raw):
+    with pytest.raises(SettingsError, match=r"DATABASE_URI.*unsupported PostgreSQL driver .*psycopg2"):
+        load_settings(argv=[], environ={"DATABASE_URI": raw})
 
 
 @pytest.mark.parametrize(
