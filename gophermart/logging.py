@@ -1,15 +1,28 @@
 """One logging set-up shared by web, worker and beat: JSON lines (python-json-logger), or
-plain text for a terminal (LOG_FORMAT=text). Fields passed with `extra=` appear in both."""
+plain text for a terminal (LOG_FORMAT=text; `auto`, the default, picks text when stdout is a
+terminal and JSON otherwise). Fields passed with `extra=` appear in both.
+
+Every line written while a request or a task runs carries its `request_id` (and a task's
+lines its `task_id`): the web's request log and the Celery signals set them in
+`log_context`, and a filter on the one handler adds them to each record."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 # Attributes every LogRecord has; anything else was passed in `extra=`.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+# The ids of the request or task this thread is working for (None outside of one).
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+task_id: ContextVar[str | None] = ContextVar("task_id", default=None)
 
 
 class TextFormatter(logging.Formatter):
@@ -19,23 +32,60 @@ class TextFormatter(logging.Formatter):
         return line + ("  " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+class ContextFilter(logging.Filter):
+    """Adds the current request and task ids to every record that does not name its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in (("request_id", request_id), ("task_id", task_id)):
+            value = var.get()
+            if value is not None and not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+@contextmanager
+def log_context(request: str | None, task: str | None = None) -> Iterator[None]:
+    """Lines logged inside carry these ids (for code that is not a request or a task)."""
+    tokens = request_id.set(request), task_id.set(task)
+    try:
+        yield
+    finally:
+        request_id.reset(tokens[0])
+        task_id.reset(tokens[1])
+
+
+def resolve_format(fmt: str, stream: TextIO | None = None) -> str:
+    """`auto` is text on a terminal, JSON for anything that collects the lines."""
+    if fmt != "auto":
+        return fmt
+    stream = stream or sys.stdout
+    try:
+        return "text" if stream.isatty() else "json"
+    except (AttributeError, ValueError):  # a closed or replaced stream: a collector, not a person
+        return "json"
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    if resolve_format(fmt) == "text":
+        return TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"},
+        timestamp="ts",  # ISO 8601 in UTC
+        json_ensure_ascii=False,
+    )
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stdout)
-    if fmt == "text":
-        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(
-            JsonFormatter(
-                "{levelname}{name}{message}",
-                style="{",
-                rename_fields={"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"},
-                timestamp="ts",  # ISO 8601 in UTC
-                json_ensure_ascii=False,
-            )
-        )
+    handler.setFormatter(formatter(fmt))
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Python warnings (deprecations of libraries, Celery's own) become log lines, not raw stderr.
+    logging.captureWarnings(True)
     # Celery's per-message lines (every sweep, every second) drown the service's own;
     # our tasks log what they did. They come back with LOG_LEVEL=DEBUG.
     if logging.getLevelName(level) > logging.DEBUG:

@@ -14,8 +14,10 @@ from kombu import Queue
 
 from config import Settings
 from gophermart.accrual import redis_transport  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
-from gophermart.accrual.queueing import QUEUE
+from gophermart.accrual.queueing import QUEUE, REQUEST_ID_HEADER
 from gophermart.logging import configure_logging
+from gophermart.logging import request_id as current_request_id
+from gophermart.logging import task_id as current_task_id
 
 
 def broker_options(settings: Settings) -> dict:
@@ -97,6 +99,26 @@ def init_celery(app: Flask) -> Celery:
     def use_service_logging(**_kwargs) -> None:
         configure_logging(settings.log_level, settings.log_format)
 
+    # Once per process however many apps it makes (dispatch_uid): each task's lines carry
+    # its own id and the request id its message brought along.
+    signals.task_prerun.connect(_enter_task_log_context, weak=False, dispatch_uid="gophermart-log-context")
+    signals.task_postrun.connect(_leave_task_log_context, weak=False, dispatch_uid="gophermart-log-context")
+
     import gophermart.accrual.tasks  # noqa: F401  (registers the tasks)
 
     return celery
+
+
+def _enter_task_log_context(task_id: str | None = None, task: Task | None = None, **_kwargs) -> None:
+    context = task.request if task is not None else None
+    # Celery hands a message's custom headers to the task as request attributes.
+    story = getattr(context, REQUEST_ID_HEADER, None) or (getattr(context, "headers", None) or {}).get(
+        REQUEST_ID_HEADER
+    )
+    current_request_id.set(story)
+    current_task_id.set(task_id)
+
+
+def _leave_task_log_context(**_kwargs) -> None:
+    current_request_id.set(None)
+    current_task_id.set(None)

@@ -11,11 +11,15 @@ from flask import current_app
 
 from gophermart.accrual.checks import first_check_age
 from gophermart.accrual.connections import accrual_gate, redis_client
+from gophermart.logging import request_id
 
 log = logging.getLogger(__name__)
 
 QUEUE = "accrual"
 CHECK_TASK = "gophermart.check_order"
+# The message header carrying the request id of the hand-in a check descends from, so the
+# task's log lines (and the re-checks it queues) link up with the request's.
+REQUEST_ID_HEADER = "gophermart_request_id"
 
 
 def queue_check(order_id: int, delay: float) -> None:
@@ -23,7 +27,9 @@ def queue_check(order_id: int, delay: float) -> None:
     broker's visibility timeout)."""
     # The task as bound to this Flask app's own Celery app (its broker), not to whichever
     # Celery app the process made last.
-    current_app.extensions["celery"].tasks[CHECK_TASK].apply_async((order_id,), countdown=delay)
+    story = request_id.get()
+    headers = {REQUEST_ID_HEADER: story} if story else None
+    current_app.extensions["celery"].tasks[CHECK_TASK].apply_async((order_id,), countdown=delay, headers=headers)
 
 
 def queue_first_check(order_id: int) -> None:

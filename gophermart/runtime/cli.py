@@ -21,7 +21,7 @@ import click
 
 from config import Settings, SettingsError, load_settings
 from config.settings import redacted
-from gophermart.logging import configure_logging
+from gophermart.logging import configure_logging, resolve_format
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,9 @@ def cli(ctx: click.Context, **flags: str | None) -> None:
 def web(ctx: click.Context, skip_migrations: bool, **flags: str | None) -> None:
     """Migrate, then serve the API with gunicorn on RUN_ADDRESS."""
     settings = load(ctx, flags, "web")
-    from gophermart.runtime.web_server import prepare_metrics_dir, serve
+    from gophermart.runtime.web_server import prepare_server, serve
 
-    prepare_metrics_dir(settings.instance_dir)
+    prepare_server(settings)  # before the migrations' app imports prometheus_client
     if not skip_migrations:
         apply_migrations(settings)
     serve(settings)
@@ -154,12 +154,24 @@ def run_celery(role: str, settings: Settings) -> None:
 
     celery = create_app(settings).extensions["celery"]
     level = settings.log_level
+    # Celery prints its banner straight to stdout: for a log collector, one line instead.
+    quiet = ["--quiet"] if resolve_format(settings.log_format) == "json" else []
+    if quiet:
+        log.info(
+            f"celery {role} starting",
+            extra={
+                "role": role,
+                "queue": QUEUE,
+                "concurrency": settings.worker_concurrency if role == "worker" else None,
+            },
+        )
     if role == "worker":
         # No gossip and no mingle: workers share nothing but the queue and the gate, and both
         # would add broker chatter, a second's wait at every (re)connect, and noisy log lines
         # on every Redis blip. Flower still sees every worker through its events.
         celery.worker_main(
             [
+                *quiet,
                 "worker",
                 "-Q",
                 QUEUE,
@@ -172,7 +184,7 @@ def run_celery(role: str, settings: Settings) -> None:
             ]
         )
     else:
-        celery.start(["beat", "-l", level])
+        celery.start([*quiet, "beat", "-l", level])
 
 
 def run_all_in_one(settings: Settings) -> int:
@@ -190,20 +202,45 @@ def run_all_in_one(settings: Settings) -> int:
         ACCRUAL_SYSTEM_ADDRESS=accrual,
         INSTANCE_DIR=settings.instance_dir,
     )
-    print(walkthrough(settings, accrual, simulator is not None), flush=True)
+    announce_start(settings, accrual, simulator is not None)
     return run_all(env, all_in_one_children(simulator))
 
 
-def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> str:
+def announce_start(settings: Settings, accrual: str, bundled_simulator: bool) -> None:
+    """The walkthrough for a person at a terminal; for a log collector, one log line."""
+    if resolve_format(settings.log_format) == "text":
+        print(walkthrough(settings, accrual, bundled_simulator), flush=True)
+        return
+    log.info(
+        "gophermart is starting",
+        extra={
+            "api": api_url(settings),
+            "accrual_system": accrual,
+            "bundled_simulator": bundled_simulator,
+            "database": redacted(settings.resolved_database_uri),
+            "broker": broker_description(settings),
+        },
+    )
+
+
+def api_url(settings: Settings) -> str:
     host, port = settings.bind
-    api = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+    return f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}"
+
+
+def broker_description(settings: Settings) -> str:
+    return redacted(settings.redis_url) if settings.redis_url else f"file-based, in {settings.instance_dir}/broker"
+
+
+def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> str:
+    api = api_url(settings)
     lines = [
         "",
         "Gophermart loyalty is starting:",
         f"  API              {api}   (health: {api}/healthz, metrics: {api}/metrics)",
         f"  accrual system   {accrual}" + ("   (bundled simulator with demo data)" if bundled_simulator else ""),
         f"  database         {redacted(settings.resolved_database_uri)}",
-        f"  broker           {redacted(settings.redis_url) if settings.redis_url else 'file-based, in ' + settings.instance_dir + '/broker'}",
+        f"  broker           {broker_description(settings)}",
         "",
         "Try it:",
         f"  .venv/bin/python scripts/demo.py --api {api} --accrual {accrual}",

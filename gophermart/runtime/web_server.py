@@ -1,4 +1,7 @@
-"""gunicorn embedded: the production server for `gophermart web`."""
+"""gunicorn embedded: the production server for `gophermart web`.
+
+`gunicorn_options` is the one source of the server's options: `gophermart web` sets them
+here, and the repository's `gunicorn.conf.py` hands the same ones to `gunicorn wsgi:app`."""
 
 from __future__ import annotations
 
@@ -7,8 +10,21 @@ import shutil
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from config import Settings
+
+
+class ServiceLogger(Logger):
+    """gunicorn's own lines (its error log) through the service's logging set-up, so they
+    take its format (JSON lines or text) and its stream instead of gunicorn's plain stderr."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True  # to the root logger's one handler (gophermart.logging)
 
 
 def gunicorn_options(settings: Settings) -> dict:
@@ -25,6 +41,7 @@ def gunicorn_options(settings: Settings) -> dict:
         # Several servers may run on one host; a shared control socket path would clash.
         "control_socket_disable": True,
         "loglevel": settings.log_level.lower(),
+        "logger_class": ServiceLogger,
         "child_exit": _forget_worker_metrics,
     }
 
@@ -38,19 +55,32 @@ class WebServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        from gophermart.logging import configure_logging
+
+        # Before gunicorn's logger is made: its lines then take the service's format.
+        configure_logging(self.settings.log_level, self.settings.log_format)
         for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
 
     def load(self):
         from gophermart import create_app
-        from gophermart.logging import configure_logging
 
-        configure_logging(self.settings.log_level, self.settings.log_format)
         return self.app_factory() if self.app_factory else create_app(self.settings)
 
 
 def serve(settings: Settings) -> None:
+    """gunicorn in this process (after prepare_server, before the app is imported)."""
     WebServer(settings).run()
+
+
+def prepare_server(settings: Settings) -> None:
+    """What the master does before gunicorn starts, for `gophermart web` and `gunicorn
+    wsgi:app` alike: the service's logging (gunicorn's lines go through it, see
+    ServiceLogger) and the metrics folder every worker writes to."""
+    from gophermart.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    prepare_metrics_dir(settings.instance_dir)
 
 
 def prepare_metrics_dir(instance_dir: str) -> None:

@@ -1,7 +1,9 @@
 """One structured log line per request: method, path, status, duration, request id, user id.
 
 The request id comes from the client's X-Request-ID (if sane) or is made here, and is
-sent back in the response so a client's report can be matched to the log line.
+sent back in the response so a client's report can be matched to the log line. Every line
+logged while the request runs carries it (gophermart.logging), and so does every check the
+request queues (gophermart.accrual.queueing).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+
+from gophermart.logging import request_id as current_request_id
 
 log = logging.getLogger("gophermart.requests")
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -24,6 +28,12 @@ def register_request_logging(app: Flask) -> None:
         g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _SANE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        current_request_id.set(g.request_id)
+
+    @app.teardown_request
+    def forget_request_id(_exc: BaseException | None) -> None:
+        # The thread serves other requests next: none may carry this one's id.
+        current_request_id.set(None)
 
     @app.after_request
     def log_request(response: Response) -> Response:
