@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from .app import create_app
 from .engine import Engine
@@ -24,6 +25,16 @@ GRACEFUL_TIMEOUT_SECONDS = 3
 KEEPALIVE_SECONDS = 5
 
 log = logging.getLogger("accrual_sim")
+
+
+class RootLogger(Logger):
+    """gunicorn's lines through the root logger's handler, in the format configure_logging chose."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
 
 
 class SimulatorServer(BaseApplication):
@@ -70,6 +81,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "loglevel": settings.log_level.lower(),
         "accesslog": "-" if settings.log_level == "DEBUG" else None,
         "errorlog": "-",
+        "logger_class": RootLogger,
         "control_socket_disable": True,
         "proc_name": PROG,
         "when_ready": when_ready,

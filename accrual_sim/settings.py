@@ -370,8 +370,22 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
-    logging.getLogger().setLevel(getattr(logging, level))
+    handler = logging.StreamHandler()
+    # LOG_FORMAT=json as the service's: the all-in-one run, which starts this simulator, then
+    # writes nothing but JSON lines.
+    if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "{levelname}{name}{message}",
+                style="{",
+                rename_fields={"levelname": "level", "name": "logger", "message": "msg"},
+                timestamp="ts",
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level))

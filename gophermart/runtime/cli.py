@@ -11,10 +11,12 @@ Flags -a, -d and -r override RUN_ADDRESS, DATABASE_URI and ACCRUAL_SYSTEM_ADDRES
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -157,14 +159,9 @@ def run_celery(role: str, settings: Settings) -> None:
     # Celery prints its banner straight to stdout: for a log collector, one line instead.
     quiet = ["--quiet"] if resolve_format(settings.log_format) == "json" else []
     if quiet:
-        log.info(
-            f"celery {role} starting",
-            extra={
-                "role": role,
-                "queue": QUEUE,
-                "concurrency": settings.worker_concurrency if role == "worker" else None,
-            },
-        )
+        _celery_says_json()
+        details = {"concurrency": settings.worker_concurrency} if role == "worker" else {}
+        log.info(f"celery {role} starting", extra={"role": role, "queue": QUEUE, **details})
     if role == "worker":
         # No gossip and no mingle: workers share nothing but the queue and the gate, and both
         # would add broker chatter, a second's wait at every (re)connect, and noisy log lines
@@ -187,6 +184,23 @@ def run_celery(role: str, settings: Settings) -> None:
         celery.start([*quiet, "beat", "-l", level])
 
 
+def _celery_says_json() -> None:
+    """The worker's few lines from its signal handlers ("Warm shutdown") are written with a
+    bare os.write, not logged (a signal may interrupt a log call holding its lock): in JSON
+    mode they become JSON lines, written the same lock-free way."""
+    from celery.apps import worker as celery_worker
+
+    def say(msg: str, f: Any = sys.__stderr__) -> None:
+        line = {"level": "INFO", "logger": "celery.apps.worker", "msg": str(msg).strip(), "ts": _utc_now()}
+        os.write((f or sys.__stderr__).fileno(), (json.dumps(line) + "\n").encode())
+
+    celery_worker.safe_say = say
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
 def run_all_in_one(settings: Settings) -> int:
     from gophermart.runtime.supervisor import all_in_one_children, run_all
 
@@ -201,6 +215,8 @@ def run_all_in_one(settings: Settings) -> int:
         DATABASE_URI=settings.resolved_database_uri,
         ACCRUAL_SYSTEM_ADDRESS=accrual,
         INSTANCE_DIR=settings.instance_dir,
+        # Decided once, here: every child (the bundled simulator too) writes the same format.
+        LOG_FORMAT=resolve_format(settings.log_format),
     )
     announce_start(settings, accrual, simulator is not None)
     return run_all(env, all_in_one_children(simulator))
