@@ -135,6 +135,9 @@ class Order(Model):
     check_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when an order crashed its check too often; the sweep leaves it alone until re-queued.
     parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What was wrong with the accrual system's last answer (or with crediting it): set, and
+    # logged, at the first bad answer only; a sane answer clears it.
+    bad_answer: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class Withdrawal(Model):

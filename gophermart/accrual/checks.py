@@ -19,7 +19,16 @@ from enum import StrEnum
 import sqlalchemy as sa
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential_jitter
 
-from gophermart.accrual.client import AccrualClient, Final, Outcome, Pending, RateLimited, Unavailable
+from gophermart.accrual.client import (
+    AccrualClient,
+    ContractViolation,
+    Final,
+    NotRegistered,
+    Outcome,
+    Pending,
+    RateLimited,
+    Unavailable,
+)
 from gophermart.accrual.gate import AccrualGate
 from gophermart.database import run_alone
 from gophermart.extensions import db
@@ -159,6 +168,8 @@ class Checked(StrEnum):
     RATE_LIMITED = "RateLimited"
     UNAVAILABLE = "Unavailable"
     DEFERRED = "Deferred"
+    CONTRACT_VIOLATION = "ContractViolation"  # an answer off the contract: re-asked with back-off
+    CREDIT_REFUSED = "CreditRefused"  # the balance cannot hold the credit: re-asked with back-off
 
 
 QueueRecheck = Callable[[int, float], None]  # queue a check of this order in so many seconds
@@ -206,7 +217,14 @@ def run_check(
     new_status = order_status_for(outcome, claim.status)
     if new_status in FINAL_STATUSES:
         accrual = outcome.accrual if isinstance(outcome, Final) else None
-        if ledger.apply_final_status(order_id, new_status, accrual, requests=sent):
+        try:
+            finalised = ledger.apply_final_status(order_id, new_status, accrual, requests=sent)
+        except ledger.CreditRefused as refused:
+            # Nothing was written: the order waits, as for a bad answer, until it fits.
+            delay = backoff(claim.attempts + sent)
+            _reschedule(claim, claim.status, delay, sent, direct, answer=_Answer(bad=str(refused)))
+            return Checked.CREDIT_REFUSED
+        if finalised:
             # Probe for earlier checks only while they run on time: under a rate limit
             # orders wait in line anyway, and requests are scarce.
             gate.observe_calculation(age, pending=False, probe=not state.constrained)
@@ -214,8 +232,24 @@ def run_check(
     delay = next_check_delay(outcome, claim.attempts + sent, age, estimate)
     # A deferral or a 429 means requests are scarce right now: the sweep paces those.
     paced = isinstance(outcome, (Deferred, RateLimited))
-    _reschedule(claim, new_status, delay, sent, None if paced else direct)
+    _reschedule(claim, new_status, delay, sent, None if paced else direct, answer=_answer_of(outcome))
     return Checked(type(outcome).__name__)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What an answer says about the accrual system's sanity, for the order's `bad_answer`."""
+
+    sane: bool = False  # a sane answer clears it
+    bad: str | None = None  # a bad one sets it, and is logged only if it was clear
+
+
+def _answer_of(outcome: Outcome | Deferred) -> _Answer:
+    if isinstance(outcome, ContractViolation):
+        return _Answer(bad=outcome.reason)
+    if isinstance(outcome, (Pending, NotRegistered)):
+        return _Answer(sane=True)
+    return _Answer()  # no answer at all (a fault, a 429, a deferral): tells nothing
 
 
 def _learn_calculation_time(
@@ -253,7 +287,15 @@ _RESCHEDULE = (
         updated_at=sa.bindparam("now"),
         check_started_at=None,
         next_check_at=sa.bindparam("due_at"),
+        bad_answer=sa.case((sa.bindparam("sane", type_=sa.Boolean()), sa.null()), else_=ORDERS.bad_answer),
     )
+)
+# Marks the order's first bad answer in a row: only then is it logged as an error.
+_FIRST_BAD_ANSWER = (
+    sa.update(orders_table)
+    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.bad_answer.is_(None))
+    .values(bad_answer=sa.bindparam("bad"))
+    .returning(ORDERS.id)
 )
 
 
@@ -269,16 +311,38 @@ def _claim(order_id: int) -> Claim | None:
 
 
 def _reschedule(
-    claim: Claim, new: OrderStatus, delay: float, sent: int, queue_recheck: QueueRecheck | None = None
+    claim: Claim,
+    new: OrderStatus,
+    delay: float,
+    sent: int,
+    queue_recheck: QueueRecheck | None = None,
+    answer: _Answer = _Answer(),
 ) -> None:
     direct = queue_recheck is not None and delay <= MAX_DIRECT_RECHECK_DELAY
     due = delay + (QUEUED_CHECK_GRACE_SECONDS if direct else 0.0)
     now = utcnow()
+    # In one transaction with the re-schedule (session.execute opens it): marked means logged.
+    first_bad = answer.bad is not None and (
+        db.session.execute(_FIRST_BAD_ANSWER, {"order_id": claim.order_id, "bad": answer.bad[:255]}).one_or_none()
+        is not None
+    )
     run_alone(
         _RESCHEDULE,
-        {"order_id": claim.order_id, "status": new, "sent": sent, "now": now, "due_at": now + timedelta(seconds=due)},
+        {
+            "order_id": claim.order_id,
+            "status": new,
+            "sent": sent,
+            "now": now,
+            "due_at": now + timedelta(seconds=due),
+            "sane": answer.sane,
+        },
     )
     db.session.commit()
+    if first_bad:
+        log.error(
+            "accrual answer refused: nothing recorded, asking again with back-off",
+            extra={"order_id": claim.order_id, "order_number": claim.number, "problem": answer.bad},
+        )
     if new is not claim.status:
         log.info(
             "order status changed", extra={"order_id": claim.order_id, "from": claim.status.value, "status": new.value}

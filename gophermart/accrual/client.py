@@ -9,16 +9,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 
 import requests
 import simplejson
 from requests.adapters import HTTPAdapter
 
+from gophermart.money import MAX_AMOUNT
+
 DEFAULT_RETRY_AFTER = 60.0
 MAX_RETRY_AFTER = 600.0
-_LIMIT_TEXT = re.compile(r"No more than (\d+) requests per minute", re.IGNORECASE)
+# A zero, or a date already past: still a short stop, never a burst at full speed.
+MIN_RETRY_AFTER = 1.0
+# ASCII digits only (a str pattern's \d takes any Unicode digit); more than nine of them
+# is no limit anyone publishes, and int() refuses a few thousand.
+_LIMIT_TEXT = re.compile(r"No more than ([0-9]{1,9}) requests per minute", re.IGNORECASE)
+_SECONDS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -49,31 +56,43 @@ class RateLimited:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """5xx, a timeout, a connection error or an unreadable answer: worth retrying."""
+    """5xx, a timeout or a connection error: worth retrying at once."""
 
     reason: str
 
 
-Outcome = Final | Pending | NotRegistered | RateLimited | Unavailable
+@dataclass(frozen=True)
+class ContractViolation:
+    """A 200 that breaks the accrual system's contract: not JSON, an unknown status, another
+    order's number, an accrual that is not a sane JSON number. Its fault, not ours: nothing
+    is recorded, and the order is asked again with back-off."""
+
+    reason: str
+
+
+Outcome = Final | Pending | NotRegistered | RateLimited | Unavailable | ContractViolation
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float:
-    """Seconds to wait: `Retry-After` as seconds or an HTTP date, capped; 60 s if unreadable."""
+    """Seconds to wait: `Retry-After` as seconds or an HTTP date, kept between 1 s and 10
+    minutes; 60 s if unreadable."""
     if not value:
         return DEFAULT_RETRY_AFTER
     value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+    if _SECONDS.fullmatch(value):
+        # Compared as digits: a number of thousands of digits is no float and no crash.
+        seconds = float(value) if len(value) <= 9 else MAX_RETRY_AFTER
+        return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return DEFAULT_RETRY_AFTER
     if moment is None:
         return DEFAULT_RETRY_AFTER
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     seconds = (moment - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
 def parse_limit(body: str) -> int | None:
@@ -102,21 +121,41 @@ class AccrualClient:
             return RateLimited(parse_retry_after(response.headers.get("Retry-After")), parse_limit(response.text))
         if response.status_code != 200:
             return Unavailable(f"HTTP {response.status_code}")
-        return _parse_answer(response.content)
+        return _parse_answer(response.content, number)
 
 
-def _parse_answer(content: bytes) -> Outcome:
+def _parse_answer(content: bytes, number: str) -> Outcome:
+    """The 200's body as an outcome; anything off the contract is a ContractViolation."""
     try:
-        body = simplejson.loads(content, use_decimal=True)
-        status = body["status"]
-        accrual = body.get("accrual")
-        accrual = None if accrual is None else Decimal(accrual)
-    except (ValueError, KeyError, TypeError, InvalidOperation, AttributeError):
-        return Unavailable("unreadable answer")
+        body = simplejson.loads(content, use_decimal=True, allow_nan=False)
+    except (ValueError, RecursionError):
+        return ContractViolation("the body is not JSON")
+    if not isinstance(body, dict):
+        return ContractViolation(f"the body is not a JSON object: {_shown(body)}")
+    if body.get("order") != number:
+        return ContractViolation(f"the answer is about another order: {_shown(body.get('order'))}")
+    status = body.get("status")
     if status in ("REGISTERED", "PROCESSING"):
         return Pending(status)
     if status == "INVALID":
         return Final("INVALID")
-    if status == "PROCESSED" and (accrual is None or (accrual.is_finite() and accrual >= 0)):
-        return Final("PROCESSED", accrual)
-    return Unavailable(f"unexpected answer {status!r}")
+    if status != "PROCESSED":
+        return ContractViolation(f"unknown status {_shown(status)}")
+    accrual = body.get("accrual")
+    if accrual is None:
+        return Final("PROCESSED")
+    # A bool is an int to Python, and "500" is no number to the contract.
+    if isinstance(accrual, bool) or not isinstance(accrual, (int, Decimal)):
+        return ContractViolation(f"the accrual is not a JSON number: {_shown(accrual)}")
+    accrual = Decimal(accrual)
+    if accrual < 0:
+        return ContractViolation(f"the accrual is negative: {_shown(accrual)}")
+    if accrual > MAX_AMOUNT:
+        return ContractViolation(f"the accrual is beyond any balance: {_shown(accrual)}")
+    return Final("PROCESSED", accrual)
+
+
+def _shown(value: object) -> str:
+    """The offending value for the log, cut short: it comes from outside."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

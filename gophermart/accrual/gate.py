@@ -3,6 +3,11 @@
 - After a `429`, nobody sends anything until the announced `Retry-After` has passed.
 - From then on requests are paced by a token bucket at the published limit (with a
   safety margin), so further `429`s are rare.
+- The learned limit relaxes while no `429` comes: every RELAX_AFTER seconds of quiet the
+  pace rises by a step, and after RELAX_STEPS steps it is unlimited again (the accrual
+  system may have raised its limit). Each `429` starts the quiet period over. The steps
+  are worked out from the time of the last `429` whenever the pace is read, so nothing
+  has to run to relax it.
 - It also keeps the learned calculation time, so orders are checked when they are
   likely final (see `next_estimate`).
 
@@ -27,6 +32,10 @@ MIN_CALC_ESTIMATE, MAX_CALC_ESTIMATE = 0.05, 60.0
 RAISE = 1.2  # an order still pending at age a: its calculation takes longer than a
 LOWER_PER_SECOND = 0.05  # probe earlier by this share per second of orders final at once,
 LOWER_SECONDS_PER_ANSWER = 0.2  # by a fifth of that at most per answer (a trickle of orders)
+# Probing upwards slowly: a step that overshoots costs one 429 and its pause per quiet period.
+RELAX_AFTER = 300.0
+RELAX_STEP = 1.25
+RELAX_STEPS = 8  # 1.25 ** 8 ≈ 6 times the learned pace, 40 quiet minutes: unlimited again
 
 
 class AccrualGate(Protocol):
@@ -50,6 +59,14 @@ class AccrualGate(Protocol):
         """One more accrual request with this outcome (for metrics, across all workers)."""
 
     def call_counts(self) -> dict[str, int]: ...
+
+
+def relaxed_rate(rate: float, quiet: float) -> float:
+    """The pace `quiet` seconds after the last 429 taught `rate`; 0 means unlimited."""
+    if rate <= 0:
+        return 0.0
+    steps = int(max(0.0, quiet) // RELAX_AFTER)
+    return 0.0 if steps >= RELAX_STEPS else rate * RELAX_STEP**steps
 
 
 class GateState:
@@ -105,12 +122,24 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
+# relaxed_rate, in Lua: KEYS[4] holds when the last 429 came; ARGV[2..4] the relax policy.
+_RATE = """
+local function relaxed_rate(now)
+  local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if rate <= 0 then return 0 end
+  local steps = math.floor(math.max(0, now - tonumber(redis.call('GET', KEYS[4]) or '0')) / tonumber(ARGV[2]))
+  if steps >= tonumber(ARGV[4]) then return 0 end
+  return rate * tonumber(ARGV[3]) ^ steps
+end
+"""
+
 _ACQUIRE = (
     _NOW
+    + _RATE
     + """
 local pause_until = tonumber(redis.call('GET', KEYS[1]) or '0')
 if now < pause_until then return tostring(pause_until - now) end
-local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
+local rate = relaxed_rate(now)
 if rate <= 0 then return '0' end
 local burst = tonumber(ARGV[1])
 local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
@@ -135,22 +164,32 @@ if pause_end > current then
   redis.call('SET', KEYS[1], tostring(pause_end), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
   -- The bucket starts empty after a pause: no burst right at its end.
   redis.call('HSET', KEYS[2], 'tokens', '0', 'at', tostring(pause_end))
-  return tostring(pause_end)
 end
-return tostring(current)
+-- Every 429 starts the quiet period over, also one inside a longer pause.
+redis.call('SET', KEYS[3], tostring(now))
+return tostring(math.max(pause_end, current))
+"""
+)
+
+_SET_LIMIT = (
+    _NOW
+    + """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], tostring(now))
 """
 )
 
 _STATE = (
     _NOW
+    + _RATE
     + """
 local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'at')
-local rate = tonumber(redis.call('GET', KEYS[2]) or '0')
+local rate = relaxed_rate(now)
 local tokens = tonumber(bucket[1] or ARGV[1])
 local at = tonumber(bucket[2] or tostring(now))
 tokens = math.min(tonumber(ARGV[1]), tokens + math.max(0, now - at) * rate)
 return {tostring(now), redis.call('GET', KEYS[1]) or '0', tostring(rate), tostring(tokens),
-        redis.call('GET', KEYS[4]) or ''}
+        redis.call('GET', KEYS[5]) or ''}
 """
 )
 
@@ -160,24 +199,35 @@ class RedisGate:
 
     def __init__(self, client):
         self.redis = client
-        self.keys = [self.PREFIX + name for name in ("pause_until", "rate", "bucket", "calc_estimate")]
+        pause_until, rate, bucket, calc_estimate, rate_set_at = (
+            self.PREFIX + name for name in ("pause_until", "rate", "bucket", "calc_estimate", "rate_set_at")
+        )
+        self.pacing_keys = [pause_until, rate, bucket, rate_set_at]
+        self.state_keys = [*self.pacing_keys, calc_estimate]
+        self.pause_keys = [pause_until, bucket, rate_set_at]
+        self.limit_keys = [rate, rate_set_at]
+        self.estimate_key = calc_estimate
         self.stepped_key = self.PREFIX + "calc_estimate_lowered_at"
         self.calls_key = self.PREFIX + "calls"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
+        self._set_limit = client.register_script(_SET_LIMIT)
         self._state = client.register_script(_STATE)
 
+    def _pacing_args(self) -> list[float]:
+        return [BURST, RELAX_AFTER, RELAX_STEP, RELAX_STEPS]
+
     def acquire(self) -> float:
-        return float(self._acquire(keys=self.keys[:3], args=[BURST]))
+        return float(self._acquire(keys=self.pacing_keys, args=self._pacing_args()))
 
     def pause(self, seconds: float) -> float:
-        return float(self._pause(keys=[self.keys[0], self.keys[2]], args=[seconds]))
+        return float(self._pause(keys=self.pause_keys, args=[seconds]))
 
     def set_limit(self, per_minute: int) -> None:
-        self.redis.set(self.keys[1], per_minute / 60.0 * PACE_SAFETY)
+        self._set_limit(keys=self.limit_keys, args=[per_minute / 60.0 * PACE_SAFETY])
 
     def state(self) -> GateState:
-        now, pause_until, rate, tokens, estimate = self._state(keys=self.keys, args=[BURST])
+        now, pause_until, rate, tokens, estimate = self._state(keys=self.state_keys, args=self._pacing_args())
         return GateState(
             float(now),
             float(pause_until),
@@ -188,7 +238,7 @@ class RedisGate:
 
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         def learn(pipe) -> float:
-            current, stepped_at = pipe.mget(self.keys[3], self.stepped_key)
+            current, stepped_at = pipe.mget(self.estimate_key, self.stepped_key)
             now = time.time()
             estimate, stepped_at = next_estimate(
                 float(current) if current else DEFAULT_CALC_ESTIMATE,
@@ -199,12 +249,12 @@ class RedisGate:
                 probe,
             )
             pipe.multi()
-            pipe.mset({self.keys[3]: estimate, self.stepped_key: stepped_at})
+            pipe.mset({self.estimate_key: estimate, self.stepped_key: stepped_at})
             return estimate
 
         # WATCH-ed: an answer learnt by another worker in between makes this one start over,
         # so neither is lost.
-        return self.redis.transaction(learn, self.keys[3], self.stepped_key, value_from_callable=True)
+        return self.redis.transaction(learn, self.estimate_key, self.stepped_key, value_from_callable=True)
 
     def count_call(self, outcome: str) -> None:
         self.redis.hincrby(self.calls_key, outcome, 1)
@@ -226,7 +276,16 @@ gate_table = sa.table(
     sa.column("tokens_at", sa.Float),
     sa.column("calc_estimate", sa.Float),
     sa.column("calc_estimate_lowered_at", sa.Float),
+    sa.column("rate_set_at", sa.Float),
 )
+
+
+def _relaxed_rate_sql(now: float):
+    """relaxed_rate as SQL, one branch per step (neither SQLite nor portable SQL has pow)."""
+    g = gate_table.c
+    quiet = now - g.rate_set_at
+    steps = [(quiet >= RELAX_AFTER * n, g.rate * RELAX_STEP**n) for n in range(RELAX_STEPS - 1, 0, -1)]
+    return sa.case((quiet >= RELAX_AFTER * RELAX_STEPS, 0.0), *steps, else_=g.rate)
 
 
 class DatabaseGate:
@@ -243,13 +302,14 @@ class DatabaseGate:
     def acquire(self) -> float:
         now = self.clock()
         g = gate_table.c
-        refilled = g.tokens + (sa.bindparam("now", now) - g.tokens_at) * g.rate
+        rate = _relaxed_rate_sql(now)
+        refilled = g.tokens + (sa.bindparam("now", now) - g.tokens_at) * rate
         capped = sa.case((refilled > BURST, BURST), else_=refilled)
         with self.engine.begin() as conn:
             taken = conn.execute(
                 gate_table.update()
-                .where(g.id == 1, g.pause_until <= now, sa.or_(g.rate <= 0, refilled >= 1))
-                .values(tokens=sa.case((g.rate <= 0, 0.0), else_=capped - 1), tokens_at=now)
+                .where(g.id == 1, g.pause_until <= now, sa.or_(rate <= 0, refilled >= 1))
+                .values(tokens=sa.case((rate <= 0, 0.0), else_=capped - 1), tokens_at=now)
             ).rowcount
         if taken:
             return 0.0
@@ -259,7 +319,8 @@ class DatabaseGate:
         return max(0.001, (1 - state.tokens) / state.rate) if state.rate > 0 else 0.001
 
     def pause(self, seconds: float) -> float:
-        until = self.clock() + seconds
+        now = self.clock()
+        until = now + seconds
         g = gate_table.c
         with self.engine.begin() as conn:
             conn.execute(
@@ -267,18 +328,25 @@ class DatabaseGate:
                 .where(g.id == 1, g.pause_until < until)
                 .values(pause_until=until, tokens=0.0, tokens_at=until)
             )
+            # Every 429 starts the quiet period over, also one inside a longer pause.
+            conn.execute(gate_table.update().where(g.id == 1).values(rate_set_at=now))
         return max(until, self.state().pause_until)
 
     def set_limit(self, per_minute: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(gate_table.update().where(gate_table.c.id == 1).values(rate=per_minute / 60.0 * PACE_SAFETY))
+            conn.execute(
+                gate_table.update()
+                .where(gate_table.c.id == 1)
+                .values(rate=per_minute / 60.0 * PACE_SAFETY, rate_set_at=self.clock())
+            )
 
     def state(self) -> GateState:
         now = self.clock()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(gate_table).where(gate_table.c.id == 1)).one()
-        tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * row.rate)
-        return GateState(now, row.pause_until, row.rate, tokens, row.calc_estimate)
+        rate = relaxed_rate(row.rate, now - row.rate_set_at)
+        tokens = min(BURST, row.tokens + max(0.0, now - row.tokens_at) * rate)
+        return GateState(now, row.pause_until, rate, tokens, row.calc_estimate)
 
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         g = gate_table.c

@@ -52,15 +52,22 @@ def get_balance(user: HoldsBalance) -> Balance:
 
 
 _AMOUNT = sa.bindparam("amount", type_=USERS.current.type)
+# The most a balance column holds: past it PostgreSQL raises an overflow (a 500).
+_MOST = sa.literal(MAX_AMOUNT, USERS.current.type)
 # Made once, run with parameters: building it for each withdrawal (and running it through
 # the ORM's UPDATE handling, with no User in the session to update) cost more CPU than
 # the database spent on it.
 _CHARGE = (
     sa.update(users_table)
-    .where(USERS.id == sa.bindparam("user_id"), USERS.current >= _AMOUNT)
+    .where(USERS.id == sa.bindparam("user_id"), USERS.current >= _AMOUNT, USERS.withdrawn <= _MOST - _AMOUNT)
     .values(current=USERS.current - _AMOUNT, withdrawn=USERS.withdrawn + _AMOUNT)
     .returning(USERS.id)
 )
+_BALANCE = sa.select(USERS.current).where(USERS.id == sa.bindparam("user_id"))
+
+
+class CreditRefused(Exception):
+    """The credit would take the balance past what its column holds: nothing was written."""
 
 
 def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:
@@ -79,6 +86,11 @@ def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:
         db.session.rollback()
         if _is_identical_repeat(user_id, order_number, amount):
             return
+        if db.session.execute(_BALANCE, {"user_id": user_id}).scalar_one() >= amount:
+            db.session.rollback()
+            # The balance covers it, but the total withdrawn would not fit its column.
+            raise Conflict("The points withdrawn from this account have reached the most it can record.")
+        db.session.rollback()
         raise InsufficientFunds("The balance is smaller than the sum.")
     inserted = insert_or_ignore(Withdrawal, user_id=user_id, order_number=order_number, sum=amount)
     if inserted is None:
@@ -125,13 +137,16 @@ _FINALISE = (
         attempts=ORDERS.attempts + sa.bindparam("requests"),
         failures=0,
         check_started_at=None,
+        bad_answer=None,
     )
     .returning(ORDERS.user_id)
 )
+_CREDIT_AMOUNT = sa.bindparam("credit", type_=USERS.current.type)
 _CREDIT = (
     sa.update(users_table)
-    .where(USERS.id == sa.bindparam("user_id"))
-    .values(current=USERS.current + sa.bindparam("credit", type_=USERS.current.type))
+    .where(USERS.id == sa.bindparam("user_id"), USERS.current <= _MOST - _CREDIT_AMOUNT)
+    .values(current=USERS.current + _CREDIT_AMOUNT)
+    .returning(USERS.id)
 )
 
 
@@ -139,18 +154,24 @@ def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | No
     """Record the accrual system's final answer and credit the points, in one transaction.
 
     The UPDATE only matches an order that is not final yet, so running the same check
-    twice, or two workers racing, credits once. Returns whether this call made the change.
+    twice, or two workers racing, credits once. Returns whether this call made the change;
+    raises CreditRefused, having written nothing, when the balance could not hold the credit.
     """
     assert status in FINAL_STATUSES
     credit = round_cents(accrual) if status is OrderStatus.PROCESSED and accrual and accrual > 0 else None
+    # Under half a cent is no points at all: PROCESSED without an accrual (SPEC 3.3).
+    credit = credit or None
+    if credit is not None and credit > MAX_AMOUNT:
+        raise CreditRefused(f"a credit of {credit} is more than any balance holds")
     user_id = db.session.execute(
         _FINALISE, {"order_id": order_id, "status": status, "accrual": credit, "now": utcnow(), "requests": requests}
     ).scalar()
     if user_id is None:
         db.session.rollback()
         return False
-    if credit:
-        db.session.execute(_CREDIT, {"user_id": user_id, "credit": credit})
+    if credit and db.session.execute(_CREDIT, {"user_id": user_id, "credit": credit}).scalar() is None:
+        db.session.rollback()
+        raise CreditRefused(f"a credit of {credit} would take the balance past {MAX_AMOUNT}")
     db.session.commit()
     log.info(
         "order final",

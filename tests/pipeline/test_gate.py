@@ -6,7 +6,17 @@ import time
 import pytest
 
 from gophermart.accrual import gate as accrual_gate
-from gophermart.accrual.gate import LOWER_PER_SECOND, PACE_SAFETY, RAISE
+from gophermart.accrual.gate import (
+    LOWER_PER_SECOND,
+    PACE_SAFETY,
+    RAISE,
+    RELAX_AFTER,
+    RELAX_STEP,
+    RELAX_STEPS,
+    RedisGate,
+    gate_table,
+    relaxed_rate,
+)
 from tests.racing import fire_together
 
 
@@ -108,3 +118,58 @@ def test_accrual_calls_are_counted_across_workers(gate):
     for outcome in ("Final", "Final", "RateLimited"):
         gate.count_call(outcome)
     assert gate.call_counts() == {"Final": 2, "RateLimited": 1}
+
+
+def quiet_for(gate, seconds: float) -> None:
+    """As if `seconds` more had passed since the last 429 (without waiting for them)."""
+    if isinstance(gate, RedisGate):
+        key = RedisGate.PREFIX + "rate_set_at"
+        gate.redis.set(key, float(gate.redis.get(key)) - seconds)
+    else:
+        with gate.engine.begin() as conn:
+            conn.execute(gate_table.update().values(rate_set_at=gate_table.c.rate_set_at - seconds))
+
+
+LEARNED = 60 / 60 * PACE_SAFETY  # "No more than 60 requests per minute"
+
+
+def test_a_learned_limit_relaxes_a_step_per_quiet_period_until_unlimited(gate):
+    gate.set_limit(60)
+    assert gate.state().rate == pytest.approx(LEARNED)
+    quiet_for(gate, RELAX_AFTER - 5)
+    assert gate.state().rate == pytest.approx(LEARNED)
+    quiet_for(gate, 10)
+    assert gate.state().rate == pytest.approx(LEARNED * RELAX_STEP)
+    # The pace itself follows, not only the state shown.
+    assert gate.acquire() == 0  # the one-token burst
+    assert gate.acquire() == pytest.approx(1 / (LEARNED * RELAX_STEP), abs=0.05)
+    quiet_for(gate, RELAX_AFTER)
+    assert gate.state().rate == pytest.approx(LEARNED * RELAX_STEP**2)
+    quiet_for(gate, RELAX_AFTER * (RELAX_STEPS - 2))
+    state = gate.state()
+    assert state.rate == 0 and not state.constrained
+    assert all(gate.acquire() == 0 for _ in range(20))
+
+
+def test_a_new_429_starts_the_quiet_period_over(gate):
+    gate.set_limit(60)
+    quiet_for(gate, RELAX_AFTER * 3 + 5)
+    assert gate.state().rate == pytest.approx(LEARNED * RELAX_STEP**3)
+    gate.pause(5.0)  # a 429 without a limit in its text
+    assert gate.state().rate == pytest.approx(LEARNED)
+    quiet_for(gate, RELAX_AFTER * RELAX_STEPS)
+    assert gate.state().rate == 0
+    gate.pause(1.0)  # inside the longer pause, which it does not cut: it still counts
+    assert gate.state().rate == pytest.approx(LEARNED)
+    assert gate.acquire() > 4
+    gate.set_limit(120)  # a 429 with a new limit: that one, from now
+    quiet_for(gate, RELAX_AFTER - 5)
+    assert gate.state().rate == pytest.approx(2 * LEARNED)
+
+
+def test_relaxed_rate_steps():
+    assert relaxed_rate(0.0, 10 * RELAX_AFTER) == 0  # no limit learned: unlimited
+    assert relaxed_rate(1.0, -5) == 1.0  # clocks apart: no step
+    assert relaxed_rate(1.0, RELAX_AFTER) == RELAX_STEP
+    assert relaxed_rate(1.0, RELAX_AFTER * RELAX_STEPS - 1) == pytest.approx(RELAX_STEP ** (RELAX_STEPS - 1))
+    assert relaxed_rate(1.0, RELAX_AFTER * RELAX_STEPS) == 0
