@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import requests
@@ -30,11 +33,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from swagger_ui_bundle import swagger_ui_path
 
 from gophermart.api.docs import OPENAPI
 from gophermart.models import OrderStatus
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
+from gophermart.web.security_headers import API_CSP
 from tests.factories import credit, luhn_number, order_id_of, user_id_of
 from tests.processes import signed_up
 
@@ -84,21 +89,93 @@ def test_every_operation_documents_the_service_wide_answers():
             assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
-def test_openapi_json_and_docs_page_are_served(client):
+def test_openapi_json_is_served(client):
     document = client.get("/api/openapi.json")
     assert document.status_code == 200
     assert document.content_type == "application/json"
     assert document.json == OPENAPI
 
-    page = client.get("/api/docs")
+
+# --- the API page: Swagger UI from the installed package --------------------------------------
+
+
+def csp_directives(response) -> dict[str, set[str]]:
+    directives = {}
+    for part in response.headers["Content-Security-Policy"].split(";"):
+        name, *sources = part.split()
+        directives[name] = set(sources)
+    return directives
+
+
+def page_links(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+def test_docs_page_is_swagger_ui_on_the_document(client):
+    assert client.get("/api/docs").status_code == 308  # to the slash, where relative links resolve
+    assert client.get("/api/docs").headers["Location"].endswith("/api/docs/")
+    page = client.get("/api/docs/")
     assert page.status_code == 200
     assert page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "<script" not in html and "http://" not in html and "https://" not in html
-    for method, path in documented_operations():
-        assert f"{method}</span> {path}</h3>" in html
-    for code in ("200", "202", "204", "400", "401", "402", "409", "413", "415", "422", "429", "500", "503"):
-        assert f"<strong>{code}</strong>" in html
+    assert 'data-openapi-url="/api/openapi.json"' in html
+    assert {"swagger-ui-bundle.js", "swagger-ui.css", "initializer.js"} <= set(page_links(html))
+    assert "://" not in html and 'src="//' not in html  # nothing from elsewhere: works offline
+    assert re.search(r"<script>", html) is None  # no inline script for the policy to allow
+    initializer = client.get("/api/docs/initializer.js").get_data(as_text=True)
+    assert "SwaggerUIBundle(" in initializer and "openapiUrl" in initializer
+
+
+def test_docs_page_assets_come_from_the_installed_swagger_ui_bundle(client):
+    installed = Path(str(swagger_ui_path))
+    assert installed.is_dir() and version("swagger-ui-bundle") == "1.1.0"
+    assets = [link for link in page_links(client.get("/api/docs/").get_data(as_text=True)) if link != "initializer.js"]
+    assert len(assets) == 5
+    for asset in assets:
+        response = client.get(f"/api/docs/{asset}")
+        assert response.status_code == 200, asset
+        assert response.data == (installed / asset).read_bytes(), asset
+    assert client.get("/api/docs/swagger-ui-bundle.js").mimetype == "text/javascript"
+    assert client.get("/api/docs/swagger-ui.css").mimetype == "text/css"
+
+
+def test_docs_serves_only_the_assets_the_page_uses(client):
+    for name in ("index.html", "swagger-initializer.js", "../openapi.json", "nothing.js", "..%2f..%2fopenapi.json"):
+        response = client.get(f"/api/docs/{name}")
+        assert response.status_code == 404, name
+        assert response.mimetype == "application/problem+json", name
+
+
+def test_docs_page_policy_allows_what_swagger_ui_needs_and_no_other_origin(client):
+    for path in (
+        "/api/docs/",
+        "/api/docs/initializer.js",
+        "/api/docs/swagger-ui-bundle.js",
+        "/api/docs/swagger-ui.css",
+    ):
+        directives = csp_directives(client.get(path))
+        assert directives["default-src"] == {"'none'"}, path
+        assert directives["script-src"] == {"'self'"}, path  # no inline script, no eval
+        assert directives["style-src"] == {"'self'", "'unsafe-inline'"}, path  # the bundle applies inline styles
+        assert directives["img-src"] == {"'self'", "data:"}, path  # the stylesheet's SVG icons
+        assert directives["connect-src"] == {"'self'"}, path  # the document and "try it out"
+        assert directives["frame-ancestors"] == {"'none'"}, path
+        sources = set().union(*directives.values())
+        assert sources <= {"'self'", "'none'", "'unsafe-inline'", "data:"}, path  # no host, scheme or wildcard
+
+
+def test_every_other_response_keeps_the_strict_policy(client, auth_client):
+    for response in (
+        client.get("/api/openapi.json"),
+        client.get("/api/docs"),  # the redirect
+        client.get("/api/docs/index.html"),  # a 404 under the page's path
+        client.get("/api/user/balance"),
+        auth_client.get("/api/user/balance"),
+        client.post("/api/user/register", json={"login": "strict", "password": "p"}),
+        client.get("/healthz"),
+    ):
+        assert response.headers["Content-Security-Policy"] == API_CSP, response.request.path
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
 
 
 def test_live_server_serves_the_same_document(live_web):
@@ -106,7 +183,10 @@ def test_live_server_serves_the_same_document(live_web):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
     assert response.json() == OPENAPI
-    assert requests.get(f"{live_web}/api/docs", timeout=10).status_code == 200
+    page = requests.get(f"{live_web}/api/docs", timeout=10)  # redirected to /api/docs/
+    assert page.status_code == 200 and page.url == f"{live_web}/api/docs/"
+    assert csp_directives(page)["script-src"] == {"'self'"}
+    assert requests.get(f"{live_web}/api/docs/swagger-ui-bundle.js", timeout=10).status_code == 200
 
 
 # --- the service against the document ---------------------------------------------------------
