@@ -20,6 +20,10 @@ from gophermart.logging import request_id as current_request_id
 from gophermart.logging import task_id as current_task_id
 
 
+# The file-based broker's folders under INSTANCE_DIR/broker.
+BROKER_FOLDERS = ("queue", "control", "processed")
+
+
 def broker_options(settings: Settings) -> dict:
     if settings.redis_url:
         return {
@@ -29,15 +33,19 @@ def broker_options(settings: Settings) -> dict:
             # kept in the database (next_check_at).
             "broker_transport_options": {"visibility_timeout": 3600},
         }
-    # No Redis: a broker that needs no server, for the embedded single-machine run.
+    # No Redis: a broker that needs no server, for the embedded single-machine run. Every
+    # folder it writes is named here, under the instance folder: kombu's defaults are relative
+    # to the working directory, which may be read-only (the image's /app) and is not data.
     queue_dir = Path(settings.instance_dir) / "broker"
-    for sub in ("queue", "processed"):
+    for sub in BROKER_FOLDERS:
         (queue_dir / sub).mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": "filesystem://",
         "broker_transport_options": {
             "data_folder_in": str(queue_dir / "queue"),
             "data_folder_out": str(queue_dir / "queue"),
+            # The exchange tables (bindings, the workers' broadcast pidbox); unset, `./control`.
+            "control_folder": str(queue_dir / "control"),
             "processed_folder": str(queue_dir / "processed"),
             "store_processed": False,
             # The folder is polled: often enough for prompt checks and a quick shutdown.
