@@ -19,7 +19,6 @@ from gophermart.logging import configure_logging
 from gophermart.logging import request_id as current_request_id
 from gophermart.logging import task_id as current_task_id
 
-
 # The file-based broker's folders under INSTANCE_DIR/broker.
 BROKER_FOLDERS = ("queue", "control", "processed")
 
