@@ -192,7 +192,7 @@ def _celery_says_json() -> None:
 
     def say(msg: str, f: Any = sys.__stderr__) -> None:
         line = {"level": "INFO", "logger": "celery.apps.worker", "msg": str(msg).strip(), "ts": _utc_now()}
-        os.write((f or sys.__stderr__).fileno(), (json.dumps(line) + "\n").encode())
+        os.write(f.fileno() if f is not None else 2, (json.dumps(line) + "\n").encode())
 
     celery_worker.safe_say = say
 
