@@ -14,11 +14,12 @@ RUN groupadd --system --gid 10001 gophermart \
 WORKDIR /app
 
 # The pinned dependencies first, in their own layer: a change to the source does not
-# reinstall them. They are read from pyproject.toml, the only list of them.
-COPY pyproject.toml ./
+# reinstall them. They are read from pyproject.toml, the only list of them, and every
+# package they pull in is held to the version in requirements.lock, the one CI tested.
+COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
+ && pip install --no-cache-dir -r /tmp/requirements.txt -c requirements.lock \
  && rm /tmp/requirements.txt
 
 # The source tree, migrations included (.dockerignore keeps tests, virtualenvs and local
