@@ -22,6 +22,7 @@ from gophermart.accrual.client import AccrualClient
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.money import MAX_AMOUNT
+from gophermart.services import ledger
 from gophermart.services.orders import submit_order
 from tests.pipeline.test_checks import make_due, order_and_balance
 
@@ -212,6 +213,13 @@ def test_a_credit_up_to_the_exact_limit_is_made(app, user_id, answers, gate):
     set_balance(app, user_id, MAX_AMOUNT - 100)
     assert check(app, order_id, answers, gate) == "PROCESSED"
     assert order_and_balance(app, order_id)[2] == MAX_AMOUNT
+
+
+def test_a_credit_beyond_any_balance_writes_nothing(app, user_id):
+    order_id = hand_in(app, user_id)
+    with app.app_context(), pytest.raises(ledger.CreditRefused):
+        ledger.apply_final_status(order_id, OrderStatus.PROCESSED, MAX_AMOUNT + 1)
+    assert order_and_balance(app, order_id) == (OrderStatus.NEW, None, Decimal(0))
 
 
 class RecordingGate:
