@@ -16,21 +16,20 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (
     BENCH_PASSWORD,
-    BENCH_USERS,
     GOPHERMART,
     ROOT,
-    fill_benchmark_data,
-    free_port,
     fresh_database,
     migrate,
+    prepare_users,
     service_env,
     started,
 )
+
+from tests.support.processes import free_port, signed_up
 
 WRK = Path(__file__).resolve().parent / "wrk"
 DB_NAME = "gophermart_bench_api"
@@ -59,19 +58,13 @@ def servers(logs: Path):
         "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
         "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
     }
-    with started(commands, env, logs, ports=(web, trivial)):
+    with started(commands, env, logs, ports={"web": web, "trivial": trivial}):
         yield f"http://127.0.0.1:{web}", f"http://127.0.0.1:{trivial}", database
 
 
 def prepare(api: str, database: str) -> dict[str, str]:
     """The benchmark's users, registered through the API, and their data; their tokens."""
-    tokens = {}
-    for login in BENCH_USERS:
-        response = requests.post(f"{api}/api/user/register", json={"login": login, "password": BENCH_PASSWORD})
-        response.raise_for_status()
-        tokens[login] = response.headers["Authorization"]
-    fill_benchmark_data(database)
-    return tokens
+    return prepare_users(lambda login, password: signed_up(api, login, password).headers["Authorization"], database)
 
 
 def wrk(url: str, connections: int, seconds: int, script: str, **env: str) -> dict:

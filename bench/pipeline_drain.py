@@ -35,7 +35,10 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import GOPHERMART, free_port, fresh_database, luhn, machine, migrate, service_env, started
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import GOPHERMART, fresh_database, luhn, machine, migrate, service_env, started
+
+from tests.support.processes import free_port
 
 DB_NAME = "gophermart_bench"
 
@@ -72,7 +75,7 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
         "beat": [*GOPHERMART, "beat"],
         "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
     }
-    with started(commands, env, logs, ports=(sim_port, web_port)):
+    with started(commands, env, logs, ports={"simulator": sim_port, "web": web_port}):
         time.sleep(2)  # let the worker connect
         yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import BENCH_PASSWORD, BENCH_USERS, REDIS_URL, fill_benchmark_data, fresh_database, luhn
+from common import REDIS_URL, fresh_database, luhn, prepare_users
 
 DB_NAME = "gophermart_bench_profile"
 
@@ -63,13 +63,13 @@ def make_app():
 def prepare(app, database: str) -> dict[str, str]:
     """The benchmark's users, registered through the test client, and their data; their tokens."""
     client = app.test_client()
-    tokens = {}
-    for login in BENCH_USERS:
-        response = client.post("/api/user/register", json={"login": login, "password": BENCH_PASSWORD})
+
+    def register(login: str, password: str) -> str:
+        response = client.post("/api/user/register", json={"login": login, "password": password})
         assert response.status_code == 200, response.data
-        tokens[login] = response.headers["Authorization"]
-    fill_benchmark_data(database)
-    return tokens
+        return response.headers["Authorization"]
+
+    return prepare_users(register, database)
 
 
 def scenarios(tokens: dict[str, str]) -> dict:

@@ -6,27 +6,18 @@ postgres); each pytest-xdist worker gets its own database, created and migrated 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 from flask_migrate import upgrade
-from sqlalchemy.engine import make_url
 
-from config import load_settings
 from gophermart import create_app
 from gophermart.extensions import db, limiter
-from tests.accrual_sim.helpers import start_simulator
-from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
-
-ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
-
-
-def _database_uri(name: str) -> str:
-    return make_url(ADMIN_URI).set(database=name).render_as_string(hide_password=False)
+from tests.support.database import TABLES, drop_databases, recreate_database, test_settings
+from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.redis_db import redis_url_for
+from tests.support.simulator import start_simulator
 
 
 @pytest.fixture(scope="session")
@@ -37,16 +28,12 @@ def make_database(worker_id: str, testrun_uid: str):
 
     def make(kind: str) -> str:
         name = f"gophermart_{kind}_{testrun_uid[:8]}_{worker_id}"
-        with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
+        uri = recreate_database(name)
         made.append(name)
-        return _database_uri(name)
+        return uri
 
     yield make
-    with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_databases(made)
 
 
 @pytest.fixture(scope="session")
@@ -58,21 +45,6 @@ def database_uri(make_database, tmp_path_factory) -> str:
         upgrade()
         db.engine.dispose()
     return uri
-
-
-def test_settings(database_uri: str, instance_dir: Path, **overrides):
-    return load_settings(
-        argv=[],
-        environ={},
-        database_uri=database_uri,
-        instance_dir=str(instance_dir),
-        password_hash_cost="low",
-        log_format="text",
-        **overrides,
-    )
-
-
-test_settings.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture(scope="session")
@@ -180,3 +152,9 @@ def live_user(live_web, app):
         return signed_up(live_web, login, password)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def redis_url(worker_id: str) -> str:
+    """A Redis database of this test worker's own (see tests.support.redis_db)."""
+    return redis_url_for(worker_id)

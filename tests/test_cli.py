@@ -8,7 +8,7 @@ import time
 import pytest
 
 from config.settings import PROJECT_ROOT
-from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_flask_requeue_makes_orders_due_now(app, register):
 
     from gophermart.extensions import db
     from gophermart.models import Order, utcnow
-    from tests.factories import luhn_number
+    from tests.support.factories import luhn_number
 
     register("requeue")
     with app.app_context():

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
-from .helpers import FakeClock, RunningSimulator, start_simulator
+from tests.support.simulator import FakeClock, RunningSimulator, start_simulator
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .helpers import new_order_number, wait_for_final
+from tests.support.simulator import new_order_number, wait_for_final
 
 CALC = 0.3
 

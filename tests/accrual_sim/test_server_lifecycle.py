@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .helpers import console_script, simulator_env, start_simulator, wait_for_final
+from tests.support.simulator import console_script, simulator_env, start_simulator, wait_for_final
 
 SEED = {
     "goods": [

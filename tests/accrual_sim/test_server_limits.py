@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from .helpers import new_order_number
+from tests.support.simulator import new_order_number
 
 LIMIT = 3
 WINDOW = 4

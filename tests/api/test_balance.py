@@ -6,7 +6,7 @@ import pytest
 
 from gophermart.extensions import db
 from gophermart.models import User, Withdrawal
-from tests.factories import credit
+from tests.support.factories import credit
 
 
 def balance(client) -> dict:

@@ -6,8 +6,8 @@ import requests
 
 from gophermart.extensions import db
 from gophermart.models import Order, User, Withdrawal
-from tests.factories import credit, luhn_number
-from tests.racing import fire_together
+from tests.support.factories import credit, luhn_number
+from tests.support.racing import fire_together
 
 
 def test_fifty_withdrawals_of_ten_from_one_hundred(live_web, live_user, app):

@@ -40,8 +40,8 @@ from gophermart.models import OrderStatus
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
 from gophermart.web.security_headers import API_CSP
-from tests.factories import credit, luhn_number, order_id_of, user_id_of
-from tests.processes import signed_up
+from tests.support.factories import credit, luhn_number, order_id_of, user_id_of
+from tests.support.processes import signed_up
 
 CHECKS = [
     not_a_server_error,

@@ -12,7 +12,7 @@ from gophermart.api import present
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus
 from gophermart.services.orders import builds_json, list_orders, list_orders_json
-from tests.factories import luhn_number, user_id_of
+from tests.support.factories import luhn_number, user_id_of
 
 UTC = UTC
 MOSCOW = timezone(timedelta(hours=3))

@@ -10,7 +10,7 @@ from gophermart.extensions import db
 from gophermart.luhn import luhn_valid
 from gophermart.models import Order, OrderStatus
 from gophermart.services import ledger
-from tests.factories import luhn_number
+from tests.support.factories import luhn_number
 
 
 def order_count(app) -> int:

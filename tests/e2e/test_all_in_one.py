@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.accrual_sim.helpers import new_order_number, register_at_simulator
-from tests.e2e.conftest import Shopper
-from tests.processes import free_port, service_env, serving
+from tests.support.processes import free_port, service_env, serving
+from tests.support.simulator import new_order_number, register_at_simulator
+from tests.support.stacks import Shopper
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from config import Settings
-from tests.processes import free_port, serving, signed_up
+from tests.support.processes import free_port, serving, signed_up
 
 DEMO_ORDER = "12345678903"  # one of the bundled simulator's demo orders: PROCESSED, 27.25
 SETTINGS_ENV = {spec.metadata["env"] for spec in fields(Settings)}

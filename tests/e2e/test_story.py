@@ -3,9 +3,9 @@
 import time
 from decimal import Decimal
 
-from tests.accrual_sim.helpers import new_order_number, register_at_simulator
-from tests.e2e.conftest import Shopper
-from tests.ledger import ledger_is_exact
+from tests.support.ledger import ledger_is_exact
+from tests.support.simulator import new_order_number, register_at_simulator
+from tests.support.stacks import Shopper
 
 
 def test_autotest_story(stack, sim, app, database_uri):

@@ -6,9 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.accrual_sim.helpers import new_order_number, register_purchases
-from tests.e2e.conftest import Shopper
-from tests.ledger import ledger_is_exact
+from tests.support.ledger import ledger_is_exact
+from tests.support.simulator import new_order_number, register_purchases
+from tests.support.stacks import Shopper
 
 WORKER_CONCURRENCY = 4
 BORK = {"match": "Bork", "reward": Decimal("2.5"), "reward_type": "pt"}

@@ -6,15 +6,14 @@ import threading
 import time
 from decimal import Decimal
 
-import psycopg
 import requests
 
-from tests.accrual_sim.helpers import new_order_number, register_purchases
-from tests.e2e.conftest import Shopper
-from tests.faults.conftest import outage
-from tests.ledger import ledger_is_exact
-from tests.processes import free_port, gophermart_command, service_env, serving
-from tests.scrape import metric
+from tests.support.database import connected, execute, fetch_all, fetch_one
+from tests.support.ledger import ledger_is_exact
+from tests.support.processes import free_port, gophermart_command, service_env, serving
+from tests.support.scrape import metric
+from tests.support.simulator import new_order_number, register_purchases
+from tests.support.stacks import Shopper, outage
 
 REWARD = {"match": "Gopher", "reward": Decimal("2.5"), "reward_type": "pt"}
 
@@ -127,13 +126,14 @@ def test_whole_service_sigterm_under_load(servers, tmp_path):
 def run_under_load_and_stop(process, port, postgres):
     base = f"http://127.0.0.1:{port}"
     shopper = Shopper(base, "sigterm")
-    with psycopg_conn(postgres) as conn:  # 1000 points, from a processed order as the ledger expects
-        conn.execute(
+    with connected(postgres.uri, autocommit=True) as conn:  # 1000 points, from a processed order as the ledger expects
+        execute(
+            conn,
             "INSERT INTO orders (number, user_id, status, accrual, uploaded_at, updated_at, next_check_at)"
             " SELECT %s, id, 'PROCESSED', 1000, now(), now(), now() FROM users WHERE login = 'sigterm'",
             (new_order_number(),),
         )
-        conn.execute("UPDATE users SET current = 1000 WHERE login = 'sigterm'")
+        execute(conn, "UPDATE users SET current = 1000 WHERE login = 'sigterm'")
     answers: list[tuple[str, int]] = []
     stop = threading.Event()
 
@@ -160,20 +160,17 @@ def run_under_load_and_stop(process, port, postgres):
         for thread in threads:
             thread.join()
     assert answers and all(code == 200 for _, code in answers), {code for _, code in answers}
-    with psycopg_conn(postgres) as conn:
+    with connected(postgres.uri, autocommit=True) as conn:
         recorded = {
             row[0]
-            for row in conn.execute(
-                "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'"
+            for row in fetch_all(
+                conn,
+                "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'",
             )
         }
-        current, withdrawn = conn.execute("SELECT current, withdrawn FROM users WHERE login = 'sigterm'").fetchone()
+        current, withdrawn = fetch_one(conn, "SELECT current, withdrawn FROM users WHERE login = 'sigterm'")
     # Every 200 was committed, and every committed withdrawal got its answer: no request the
     # server had taken was dropped (a request refused or cut before it was read is in neither).
     assert {number for number, _ in answers} == recorded
     assert withdrawn == len(recorded) and current == 1000 - len(recorded)  # and nothing half-written
     ledger_is_exact(postgres.uri)
-
-
-def psycopg_conn(postgres):
-    return psycopg.connect(postgres.uri, autocommit=True)

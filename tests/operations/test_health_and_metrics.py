@@ -11,11 +11,11 @@ import requests
 from config import load_settings
 from gophermart import create_app
 from gophermart.accrual.connections import accrual_gate
-from tests.factories import luhn_number
-from tests.operations.private_postgres import PrivatePostgres
-from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
-from tests.racing import fire_together
-from tests.scrape import metric
+from tests.support.factories import luhn_number
+from tests.support.private_postgres import PrivatePostgres
+from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.racing import fire_together
+from tests.support.scrape import metric
 
 
 def test_healthz_and_readyz_when_all_is_up(client):

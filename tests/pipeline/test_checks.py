@@ -19,9 +19,9 @@ from gophermart.accrual.gate import RAISE
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.services.orders import submit_order
-from tests.accrual_sim.helpers import register_at_simulator
-from tests.factories import luhn_number, order_id_of, user_id_of
-from tests.racing import fire_together
+from tests.support.factories import luhn_number, order_id_of, user_id_of
+from tests.support.racing import fire_together
+from tests.support.simulator import register_at_simulator
 
 TV = [{"description": "TV Acme 42", "price": Decimal("14599.50")}]
 ACME = [{"match": "Acme", "reward": 5, "reward_type": "%"}]

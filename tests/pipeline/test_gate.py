@@ -17,7 +17,7 @@ from gophermart.accrual.gate import (
     gate_table,
     relaxed_rate,
 )
-from tests.racing import fire_together
+from tests.support.racing import fire_together
 
 
 def test_unlimited_gate_lets_everything_through(gate):

@@ -10,7 +10,7 @@ from gophermart.accrual.checks import MAX_FIRST_CHECK_DELAY
 from gophermart.accrual.tasks import check_order
 from gophermart.extensions import db
 from gophermart.models import QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
-from tests.factories import order_id_of
+from tests.support.factories import order_id_of
 
 
 @pytest.fixture

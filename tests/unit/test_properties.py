@@ -13,7 +13,7 @@ from gophermart.models import OrderStatus, User
 from gophermart.money import MAX_AMOUNT, for_json, to_amount
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
-from tests.factories import luhn_number, order_id_of
+from tests.support.factories import luhn_number, order_id_of
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=300)
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=MAX_AMOUNT, places=2, allow_nan=False, allow_infinity=False)

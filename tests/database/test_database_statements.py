@@ -9,7 +9,7 @@ from psycopg.pq import TransactionStatus
 from gophermart.database import run_alone
 from gophermart.extensions import db
 from gophermart.models import USERS, User
-from tests.conftest import ADMIN_URI
+from tests.support.database import ADMIN_URI
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User
 from gophermart.services.ledger import apply_final_status
 from gophermart.services.orders import builds_json
-from tests.factories import credit, luhn_number, user_id_of
-from tests.processes import free_port, gophermart_command, service_env, serving, signed_up
-from tests.racing import fire_together
+from tests.support.factories import credit, luhn_number, user_id_of
+from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.racing import fire_together
 
 
 @pytest.fixture(scope="module")

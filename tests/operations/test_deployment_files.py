@@ -24,7 +24,7 @@ from accrual_sim.settings import load_settings as load_accrual_settings
 from config import Settings, load_settings
 from gophermart.runtime.cli import ROLES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the virtualenv running these tests
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 CONSOLE_SCRIPTS = set(PYPROJECT["project"]["scripts"])

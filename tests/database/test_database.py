@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from gophermart.database import engine_options
-from tests.conftest import ADMIN_URI
+from tests.support.database import ADMIN_URI
 
 BACKEND_PID = sa.text("SELECT pg_backend_pid()")
 

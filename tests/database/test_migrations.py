@@ -7,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 
 from gophermart import create_app
 from gophermart.extensions import db
-from tests.conftest import test_settings
+from tests.support.database import test_settings
 
 # Tables the service reaches through light table objects, not models: migrations alone
 # make them, so the models' metadata does not know them.

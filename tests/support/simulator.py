@@ -1,5 +1,5 @@
-"""Helpers for the accrual simulator tests: a fake clock, order numbers and a
-handle on a real simulator subprocess."""
+"""The accrual simulator in tests: a fake clock, order numbers, a handle on a real
+simulator subprocess, and purchases registered at it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from gophermart.luhn import with_check_digit
-from tests.processes import free_port
+from tests.support.processes import free_port
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0

@@ -39,10 +39,11 @@ def gophermart_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "gophermart", *args]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 20.0) -> None:
+    """Until something listens on `port`; an error as soon as `process`, if given, exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before listening")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -71,13 +72,14 @@ def stop_tree(process: subprocess.Popen, grace: float = 30.0) -> None:
 
 @contextmanager
 def serving(
-    command: list[str], env: dict[str, str], port: int, *, timeout: float = 20.0, **popen
+    command: list[str], env: dict[str, str], port: int | None, *, timeout: float = 20.0, **popen
 ) -> Iterator[subprocess.Popen]:
-    """A service process, started and listening on `port`; afterwards stopped (stop_tree)
-    if the test has not stopped it."""
+    """A service process, started and listening on `port` (None: one that listens nowhere,
+    a worker); afterwards stopped (stop_tree) if the test has not stopped it."""
     process = subprocess.Popen(command, env=env, **popen)
     try:
-        wait_for_port(port, process, timeout)
+        if port is not None:
+            wait_for_port(port, process, timeout)
         yield process
     finally:
         if process.poll() is None:
