@@ -80,7 +80,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float:
         return DEFAULT_RETRY_AFTER
     value = value.strip()
     if _SECONDS.fullmatch(value):
-        # Compared as digits: a number of thousands of digits is no float and no crash.
+        # Past nine digits it is over the cap anyway: no float() of thousands of digits.
         seconds = float(value) if len(value) <= 9 else MAX_RETRY_AFTER
         return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
     try:
