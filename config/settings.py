@@ -174,6 +174,9 @@ class Settings:
     login_failures_per_address: str = _setting("LOGIN_FAILURES_PER_ADDRESS", rate_limit, "30 per minute")
     registrations_per_address: str = _setting("REGISTRATIONS_PER_ADDRESS", rate_limit, "200 per minute")
     sweep_interval_seconds: float = _setting("SWEEP_INTERVAL_SECONDS", positive_float, 1.0)
+    # Where /metrics is served apart from the API (which then answers 404 for it); unset,
+    # the API serves it, publicly.
+    metrics_address: str | None = _setting("METRICS_ADDRESS", address, None)
     # Proxies in front whose X-Forwarded-For is believed; 0 ignores the header, which a client
     # could otherwise fill in to choose its own address.
     trusted_proxies: int = _setting("TRUSTED_PROXIES", non_negative_int, 0)

@@ -75,6 +75,7 @@ FINAL_STATUSES = frozenset({OrderStatus.INVALID, OrderStatus.PROCESSED})
 # A check queued with a countdown (a hand-in's first, a soon re-check) is due this long
 # after its countdown ends; only then does the sweep take the order over from it.
 QUEUED_CHECK_GRACE_SECONDS = 10.0
+NEW_ORDER_TOKEN = 0  # a new order's schedule token, which its first check's message carries
 
 
 class User(Model):
@@ -112,6 +113,14 @@ class Order(Model):
             postgresql_where=sa.text("status IN ('NEW', 'PROCESSING')"),
             sqlite_where=sa.text("status IN ('NEW', 'PROCESSING')"),
         ),
+        # The sweep's claim (pending, not parked, oldest upload first) stops at its limit.
+        sa.Index(
+            "ix_orders_due_claim",
+            "uploaded_at",
+            "id",
+            postgresql_where=sa.text("status IN ('NEW', 'PROCESSING') AND parked_at IS NULL"),
+            sqlite_where=sa.text("status IN ('NEW', 'PROCESSING') AND parked_at IS NULL"),
+        ),
         sa.CheckConstraint("accrual IS NULL OR accrual > 0", name="ck_orders_accrual_positive"),
     )
 
@@ -135,9 +144,27 @@ class Order(Model):
     check_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when an order crashed its check too often; the sweep leaves it alone until re-queued.
     parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped by every claim and re-schedule; a check's message carries it, and only the one
+    # with the current value may start, so a duplicate never asks ahead of the schedule.
+    check_token: Mapped[int] = mapped_column(default=NEW_ORDER_TOKEN, server_default=str(NEW_ORDER_TOKEN))
     # What was wrong with the accrual system's last answer (or with crediting it): set, and
     # logged, at the first bad answer only; a sane answer clears it.
     bad_answer: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+# Orders by status, and parked ones, kept by triggers on orders (migration 0006) so a
+# scrape reads a few rows whatever the table's size; split over slots (order id modulo
+# ORDER_COUNT_SLOTS) so concurrent changes seldom wait on one row.
+ORDER_COUNT_SLOTS = 16
+PARKED = "parked"
+
+
+class OrderCount(Model):
+    __tablename__ = "order_counts"
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # a status or PARKED
+    slot: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class Withdrawal(Model):

@@ -6,6 +6,7 @@ twice is harmless, and the orders table (not the broker) keeps the schedule.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from celery import Celery, Task, signals
@@ -15,6 +16,7 @@ from kombu import Queue
 from config import Settings
 from gophermart.accrual import redis_transport  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
 from gophermart.accrual.queueing import QUEUE, REQUEST_ID_HEADER
+from gophermart.accrual.sweep_schedule import SWEEP_TASK, SweepSchedule
 from gophermart.logging import configure_logging
 from gophermart.logging import request_id as current_request_id
 from gophermart.logging import task_id as current_task_id
@@ -79,8 +81,9 @@ def celery_config(settings: Settings) -> dict:
         "worker_hijack_root_logger": False,
         "beat_schedule": {
             "sweep-overdue-orders": {
-                "task": "gophermart.sweep",
-                "schedule": settings.sweep_interval_seconds,
+                "task": SWEEP_TASK,
+                # Not while the sweep queued last still waits: none pile up while no worker runs.
+                "schedule": SweepSchedule(timedelta(seconds=settings.sweep_interval_seconds)),
                 # A sweep nobody ran in time is worthless: the next one covers it.
                 "options": {"expires": max(2.0, settings.sweep_interval_seconds * 2)},
             }

@@ -172,7 +172,8 @@ class Checked(StrEnum):
     CREDIT_REFUSED = "CreditRefused"  # the balance cannot hold the credit: re-asked with back-off
 
 
-QueueRecheck = Callable[[int, float], None]  # queue a check of this order in so many seconds
+# Queue a check of this order in so many seconds, carrying the order's schedule token.
+QueueRecheck = Callable[[int, float, int], None]
 
 
 @dataclass(frozen=True)
@@ -192,13 +193,17 @@ class Claim:
 
 
 def run_check(
-    order_id: int, client: AccrualClient, gate: AccrualGate, queue_recheck: QueueRecheck | None = None
+    order_id: int,
+    client: AccrualClient,
+    gate: AccrualGate,
+    queue_recheck: QueueRecheck | None = None,
+    token: int | None = None,
 ) -> Checked:
     """Ask the accrual system about one order and record the answer.
 
     With `queue_recheck`, a re-check due soon is queued directly rather than left to the
     sweep (only while requests are plentiful: scarce ones the sweep paces)."""
-    claim = _claim(order_id)
+    claim = _claim(order_id, token)
     if claim is None:
         return Checked.NOT_DUE
     if claim.failures > MAX_FAILURES:
@@ -266,7 +271,7 @@ def _learn_calculation_time(
 # The statements every check runs, made once and run with parameters: built for each check
 # and run through the ORM's UPDATE handling, they cost a worker more CPU than the
 # accrual request.
-_START = (
+_START_ANY = (
     sa.update(orders_table)
     .where(
         ORDERS.id == sa.bindparam("order_id"),
@@ -277,6 +282,10 @@ _START = (
     .values(failures=ORDERS.failures + 1, check_started_at=sa.bindparam("now"), next_check_at=sa.bindparam("lease_end"))
     .returning(ORDERS.number, ORDERS.uploaded_at, ORDERS.status, ORDERS.attempts, ORDERS.failures)
 )
+# A message carrying the order's schedule token starts only while that token is current:
+# a claim or a re-schedule since (the check it stands for ran, or was handed to another
+# message) makes it a duplicate, which must not ask ahead of the back-off.
+_START = _START_ANY.where(ORDERS.check_token == sa.bindparam("token"))
 _RESCHEDULE = (
     sa.update(orders_table)
     .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.in_(PENDING))
@@ -287,8 +296,10 @@ _RESCHEDULE = (
         updated_at=sa.bindparam("now"),
         check_started_at=None,
         next_check_at=sa.bindparam("due_at"),
+        check_token=ORDERS.check_token + 1,
         bad_answer=sa.case((sa.bindparam("sane", type_=sa.Boolean()), sa.null()), else_=ORDERS.bad_answer),
     )
+    .returning(ORDERS.check_token)
 )
 # Marks the order's first bad answer in a row: only then is it logged as an error.
 _FIRST_BAD_ANSWER = (
@@ -299,13 +310,17 @@ _FIRST_BAD_ANSWER = (
 )
 
 
-def _claim(order_id: int) -> Claim | None:
-    """Mark the check as running and count it as started; None if someone else runs it."""
+def _claim(order_id: int, token: int | None = None) -> Claim | None:
+    """Mark the check as running and count it as started; None if someone else runs it, or
+    if `token` (the message's) is no longer the order's: the message is a duplicate. A
+    message without one (queued by an older release, or by hand) is not held to it."""
     now = utcnow()
     lease = timedelta(seconds=LEASE_SECONDS)
-    row = run_alone(
-        _START, {"order_id": order_id, "now": now, "lease_expired": now - lease, "lease_end": now + lease}
-    ).one_or_none()
+    params = {"order_id": order_id, "now": now, "lease_expired": now - lease, "lease_end": now + lease}
+    if token is None:
+        row = run_alone(_START_ANY, params).one_or_none()
+    else:
+        row = run_alone(_START, {**params, "token": token}).one_or_none()
     db.session.commit()
     return None if row is None else Claim(order_id, *row)
 
@@ -326,7 +341,7 @@ def _reschedule(
         db.session.execute(_FIRST_BAD_ANSWER, {"order_id": claim.order_id, "bad": answer.bad[:255]}).one_or_none()
         is not None
     )
-    run_alone(
+    token = run_alone(
         _RESCHEDULE,
         {
             "order_id": claim.order_id,
@@ -336,7 +351,7 @@ def _reschedule(
             "due_at": now + timedelta(seconds=due),
             "sane": answer.sane,
         },
-    )
+    ).scalar()  # the order's new schedule token; None when it turned final meanwhile
     db.session.commit()
     if first_bad:
         log.error(
@@ -347,9 +362,9 @@ def _reschedule(
         log.info(
             "order status changed", extra={"order_id": claim.order_id, "from": claim.status.value, "status": new.value}
         )
-    if direct and queue_recheck is not None:
+    if direct and queue_recheck is not None and token is not None:
         try:
-            queue_recheck(claim.order_id, delay)
+            queue_recheck(claim.order_id, delay, token)
         except Exception:  # the broker is down: the sweep takes the check over after the grace
             log.warning(
                 "could not queue the order's re-check; the sweep will",
@@ -369,25 +384,42 @@ def _park(claim: Claim) -> None:
     )
 
 
-def claim_due_orders(limit: int) -> list[int]:
-    """The sweep: lease up to `limit` overdue orders, oldest upload first, safe to run twice."""
+def due_orders_query(limit: int) -> sa.Select:
+    """The sweep's pick: overdue orders, oldest upload first; ix_orders_due_claim matches its
+    filter and order, so it reads `limit` rows of the index however long the backlog is."""
+    return (
+        sa.select(Order.id)
+        .where(Order.status.in_(PENDING), Order.parked_at.is_(None), Order.next_check_at <= utcnow())
+        .order_by(Order.uploaded_at, Order.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def claim_due_checks(limit: int) -> list[tuple[int, int]]:
+    """The sweep: lease up to `limit` overdue orders, oldest upload first, safe to run twice.
+    Returns (order id, schedule token) pairs: the claim bumps each order's token, so a check
+    message queued for it before (one that waited past its lease) no longer starts."""
     if limit <= 0:
         return []
-    ids = list(
-        db.session.execute(
-            sa.select(Order.id)
-            .where(Order.status.in_(PENDING), Order.parked_at.is_(None), Order.next_check_at <= utcnow())
-            .order_by(Order.uploaded_at, Order.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    ids = list(db.session.execute(due_orders_query(limit)).scalars())
+    claimed: list[tuple[int, int]] = []
     if ids:
-        db.session.execute(
-            sa.update(Order).where(Order.id.in_(ids)).values(next_check_at=utcnow() + timedelta(seconds=LEASE_SECONDS))
-        )
+        rows = db.session.execute(
+            sa.update(orders_table)
+            .where(ORDERS.id.in_(ids))
+            .values(next_check_at=utcnow() + timedelta(seconds=LEASE_SECONDS), check_token=ORDERS.check_token + 1)
+            .returning(ORDERS.id, ORDERS.check_token)
+        ).all()
+        order = {order_id: position for position, order_id in enumerate(ids)}
+        claimed = sorted(((row[0], row[1]) for row in rows), key=lambda pair: order[pair[0]])
     db.session.commit()
-    return ids
+    return claimed
+
+
+def claim_due_orders(limit: int) -> list[int]:
+    """The order ids of claim_due_checks, oldest upload first."""
+    return [order_id for order_id, _token in claim_due_checks(limit)]
 
 
 def make_due_now(statuses: list[OrderStatus]) -> int:

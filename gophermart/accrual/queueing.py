@@ -12,6 +12,7 @@ from flask import current_app
 from gophermart.accrual.checks import first_check_age
 from gophermart.accrual.connections import accrual_gate, redis_client
 from gophermart.logging import request_id
+from gophermart.models import NEW_ORDER_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +23,23 @@ CHECK_TASK = "gophermart.check_order"
 REQUEST_ID_HEADER = "gophermart_request_id"
 
 
-def queue_check(order_id: int, delay: float) -> None:
+def queue_check(order_id: int, delay: float, token: int | None = None) -> None:
     """Queue a check of the order in `delay` seconds (a countdown of seconds, far below the
-    broker's visibility timeout)."""
+    broker's visibility timeout), carrying the order's schedule token (see checks._START)."""
     # The task as bound to this Flask app's own Celery app (its broker), not to whichever
     # Celery app the process made last.
     story = request_id.get()
     headers = {REQUEST_ID_HEADER: story} if story else None
-    current_app.extensions["celery"].tasks[CHECK_TASK].apply_async((order_id,), countdown=delay, headers=headers)
+    current_app.extensions["celery"].tasks[CHECK_TASK].apply_async(
+        (order_id,) if token is None else (order_id, token), countdown=delay, headers=headers
+    )
 
 
 def queue_first_check(order_id: int) -> None:
     """Queue a new order's first check, timed for when its calculation is likely done.
     Never fails the caller: with the broker down the sweep takes the order over."""
     try:
-        queue_check(order_id, first_check_age(accrual_gate().state().calc_estimate))
+        queue_check(order_id, first_check_age(accrual_gate().state().calc_estimate), NEW_ORDER_TOKEN)
     except Exception:  # the broker is down: never fail the request for it
         log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)
 

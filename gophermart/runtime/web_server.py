@@ -43,6 +43,7 @@ def gunicorn_options(settings: Settings) -> dict:
         "loglevel": settings.log_level.lower(),
         "logger_class": ServiceLogger,
         "child_exit": _forget_worker_metrics,
+        "when_ready": lambda _arbiter: _serve_metrics_apart(settings),
     }
 
 
@@ -90,6 +91,15 @@ def prepare_metrics_dir(instance_dir: str) -> None:
     shutil.rmtree(path, ignore_errors=True)  # counts of a previous run are not ours
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+def _serve_metrics_apart(settings: Settings) -> None:
+    """With METRICS_ADDRESS set, the master serves /metrics there (the API answers 404)."""
+    if settings.metrics_address:
+        from gophermart import create_app
+        from gophermart.web.metrics import start_metrics_server
+
+        start_metrics_server(create_app(settings))
 
 
 def _forget_worker_metrics(_server, worker) -> None:

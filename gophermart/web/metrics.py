@@ -5,26 +5,38 @@ prometheus-flask-exporter. Under `gophermart web` (gunicorn, several processes) 
 aggregated across processes through PROMETHEUS_MULTIPROC_DIR; with a plain single-process
 server they are that process's own. The domain metrics — orders by status, accrual calls
 by outcome, the current pause and pace, queue depth — are read from the shared stores
-(database, Redis) at scrape time, so every web process reports the whole deployment.
+(database, Redis) at scrape time, so every web process reports the whole deployment. A
+scrape reads a few rows whatever the data's size: orders are counted by triggers as they
+change (order_counts), never by scanning the orders table.
+
+With METRICS_ADDRESS set, the API answers 404 for /metrics and gunicorn's master serves
+the metrics on that address instead (start_metrics_server), off the public port.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 import sqlalchemy as sa
 from flask import Flask
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_flask_exporter import PrometheusMetrics
 
+from config.settings import parse_address
 from gophermart.extensions import db
+from gophermart.models import PARKED, OrderCount, OrderStatus
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by gophermart.runtime.web_server before this import
 
 
 def register_metrics(app: Flask) -> None:
     domain = DomainCollector(app)
+    # Served apart (start_metrics_server): the API records requests but has no /metrics.
+    path = None if app.config["SETTINGS"].metrics_address else "/metrics"
     if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
         from prometheus_client import multiprocess
         from prometheus_client.exposition import choose_encoder
@@ -42,12 +54,43 @@ def register_metrics(app: Flask) -> None:
                 exposed = registry.restricted_registry(names) if names else registry
                 return generate_latest(exposed).decode("utf-8"), content_type
 
-        MultiProcessMetrics(app, group_by="endpoint", defaults_prefix="gophermart")
+        MultiProcessMetrics(app, path=path, group_by="endpoint", defaults_prefix="gophermart")
     else:
         metrics = PrometheusMetrics(
-            app, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart"
+            app, path=path, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart"
         )
         metrics.registry.register(domain)
+
+
+# A few dozen rows, whatever the number of orders (see OrderCount).
+ORDER_COUNTS = sa.select(OrderCount.kind, sa.func.sum(OrderCount.n)).group_by(OrderCount.kind)
+
+
+def start_metrics_server(app: Flask) -> None:
+    """Serve the deployment's metrics on METRICS_ADDRESS (nothing when unset): the HTTP
+    metrics of every gunicorn worker (through PROMETHEUS_MULTIPROC_DIR) and the domain ones.
+
+    Called in gunicorn's master with an app of its own, before the workers are forked: the
+    listener is a thread of the master, so it stays up while workers come and go."""
+    address = app.config["SETTINGS"].metrics_address
+    if not address:
+        return
+    registry = CollectorRegistry()
+    if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    registry.register(DomainCollector(app))
+
+    def forget_parent_connections() -> None:
+        # A forked worker must never use, nor close, the master's database connections.
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget_parent_connections)
+    host, port = parse_address(address)
+    start_http_server(port, addr=host or "0.0.0.0", registry=registry)
+    log.info("metrics served apart from the API", extra={"metrics_address": address})
 
 
 class DomainCollector:
@@ -60,15 +103,14 @@ class DomainCollector:
 
         with self.app.app_context():
             orders = GaugeMetricFamily("gophermart_orders", "Handed-in orders by status.", labels=["status"])
-            counts: dict[str, int] = dict(
-                db.session.execute(sa.text("SELECT status, count(*) FROM orders GROUP BY status")).all()
-            )
-            parked = db.session.execute(sa.text("SELECT count(*) FROM orders WHERE parked_at IS NOT NULL")).scalar()
+            counts: dict[str, int] = {kind: int(n) for kind, n in db.session.execute(ORDER_COUNTS).all()}
             db.session.remove()
-            for status in ("NEW", "PROCESSING", "INVALID", "PROCESSED"):
-                orders.add_metric([status], counts.get(status, 0))
+            for status in OrderStatus:
+                orders.add_metric([status.value], counts.get(status.value, 0))
             yield orders
-            yield GaugeMetricFamily("gophermart_orders_parked", "Orders whose checks crashed too often.", value=parked)
+            yield GaugeMetricFamily(
+                "gophermart_orders_parked", "Orders whose checks crashed too often.", value=counts.get(PARKED, 0)
+            )
 
             gate = accrual_gate()
             calls = CounterMetricFamily(
