@@ -19,7 +19,7 @@ from gophermart.accrual.gate import RAISE
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.services.orders import submit_order
-from tests.support.factories import luhn_number, order_id_of, user_id_of
+from tests.support.factories import luhn_number, make_due, order_and_balance, order_id_of, user_id_of
 from tests.support.racing import fire_together
 from tests.support.simulator import register_at_simulator
 

@@ -18,7 +18,7 @@ def published(app, monkeypatch):
     """What hand-ins publish to the broker, as (order id, countdown)."""
     calls = []
     task = app.extensions["celery"].tasks[check_order.name]
-    monkeypatch.setattr(task, "apply_async", lambda args, countdown: calls.append((args[0], countdown)))
+    monkeypatch.setattr(task, "apply_async", lambda args, countdown, **_options: calls.append((args[0], countdown)))
     return calls
 
 
