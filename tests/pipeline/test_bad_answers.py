@@ -24,7 +24,7 @@ from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.money import MAX_AMOUNT
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
-from tests.pipeline.test_checks import make_due, order_and_balance
+from tests.support.factories import make_due, order_and_balance
 
 NUMBER = "12345678903"
 REFUSED = "accrual answer refused: nothing recorded, asking again with back-off"

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from gophermart.accrual import checks
 from gophermart.accrual.checks import (
-    LEASE_SECONDS,
     MAX_FAILURES,
     QUEUED_CHECK_GRACE_SECONDS,
     claim_due_orders,
@@ -17,7 +16,7 @@ from gophermart.accrual.checks import (
 from gophermart.accrual.client import AccrualClient
 from gophermart.accrual.gate import RAISE
 from gophermart.extensions import db
-from gophermart.models import Order, OrderStatus, User, utcnow
+from gophermart.models import Order, OrderStatus, utcnow
 from gophermart.services.orders import submit_order
 from tests.support.factories import luhn_number, make_due, order_and_balance, order_id_of, user_id_of
 from tests.support.racing import fire_together
@@ -44,13 +43,6 @@ def hand_in(app, user_id, number, age: float = 10.0) -> int:
         )
         db.session.commit()
         return order_id
-
-
-def order_and_balance(app, order_id):
-    with app.app_context():
-        order = db.session.get(Order, order_id)
-        user = db.session.get(User, order.user_id)
-        return order.status, order.accrual, user.current
 
 
 def run_check(app, order_id, accrual, gate):
@@ -274,21 +266,3 @@ def test_two_sweeps_at_once_never_claim_the_same_order(app, user_id):
 
     flat = [i for batch in fire_together(4, sweep) for i in batch]
     assert len(flat) == len(set(flat)) == 40
-
-
-def make_due(app, order_id):
-    """As if time passed: the order is due, and a check that crashed has lost its lease."""
-    past = utcnow() - timedelta(seconds=1)
-    with app.app_context():
-        db.session.execute(
-            sa.update(Order)
-            .where(Order.id == order_id)
-            .values(
-                next_check_at=past,
-                check_started_at=sa.case(
-                    (Order.check_started_at.is_(None), None),
-                    else_=past - timedelta(seconds=LEASE_SECONDS),
-                ),
-            )
-        )
-        db.session.commit()

@@ -1,10 +1,15 @@
-"""Test data made through the services, the way the running service makes it."""
+"""Test data made through the services, the way the running service makes it, and read
+back or moved on in time the way a test needs it."""
 
+from datetime import timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
+
+from gophermart.accrual.checks import LEASE_SECONDS
 from gophermart.extensions import db
 from gophermart.luhn import with_check_digit
-from gophermart.models import Order, OrderStatus, User
+from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
 
@@ -33,3 +38,28 @@ def credit(app, login: str, amount: Decimal | str, number: str | None = None) ->
         order_id = order_id_of(number)
         assert ledger.apply_final_status(order_id, OrderStatus.PROCESSED, Decimal(amount))
     return number
+
+
+def order_and_balance(app, order_id):
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        user = db.session.get(User, order.user_id)
+        return order.status, order.accrual, user.current
+
+
+def make_due(app, order_id):
+    """As if time passed: the order is due, and a check that crashed has lost its lease."""
+    past = utcnow() - timedelta(seconds=1)
+    with app.app_context():
+        db.session.execute(
+            sa.update(Order)
+            .where(Order.id == order_id)
+            .values(
+                next_check_at=past,
+                check_started_at=sa.case(
+                    (Order.check_started_at.is_(None), None),
+                    else_=past - timedelta(seconds=LEASE_SECONDS),
+                ),
+            )
+        )
+        db.session.commit()
