@@ -43,6 +43,10 @@ def register_metrics(app: Flask) -> None:
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
         class MultiProcessMetrics(GunicornInternalPrometheusMetrics):
+            def register_endpoint(self, path, app=None):
+                if path is not None:  # this exporter registers one even when told not to
+                    super().register_endpoint(path, app)
+
             def generate_metrics(self, accept_header=None, names=None):
                 # The exporter builds a fresh registry from the workers' files for every
                 # scrape, leaving out collectors registered on its own registry: the
