@@ -24,9 +24,9 @@ DEMO_ORDER = "12345678903"  # in the bundled simulator's demo data: PROCESSED, 2
 
 @pytest.fixture(scope="module")
 def simulator_calc_seconds() -> float:
-    # Longer than the first check's wait (the learned estimate starts at 1 s): the first
-    # answer is not final, so the story has re-checks the task itself queued.
-    return 3
+    # Longer than the longest wait before a first check (3 s, whatever was learned): the
+    # first answer is not final, so the story has re-checks the task itself queued.
+    return 6
 
 
 def wait_final(http, base: str, number: str, timeout: float) -> dict:

@@ -22,7 +22,7 @@ GUNICORN = [str(Path(sys.executable).with_name("gunicorn")), "wsgi:app"]
 
 
 def healthz_count(base: str) -> float:
-    body = requests.get(f"{base}/metrics", timeout=10).text
+    body = requests.get(f"{base}/metrics", timeout=30).text
     pattern = r'gophermart_http_request_duration_seconds_count\{[^}]*endpoint="health.healthz"[^}]*\} (\S+)'
     return sum(float(m) for m in re.findall(pattern, body))
 
@@ -51,7 +51,7 @@ def test_gunicorn_wsgi_app_takes_the_service_settings_and_aggregates_metrics(dat
         assert (tmp_path / "instance" / "prometheus").is_dir()  # the metrics folder, made by the master
         before = healthz_count(base)
         # Concurrent, on separate connections: the requests spread over the workers.
-        fire_together(30, lambda _: requests.get(f"{base}/healthz", timeout=10).raise_for_status())
+        fire_together(30, lambda _: requests.get(f"{base}/healthz", timeout=30).raise_for_status())
         # Whichever worker answers a scrape, it reports all of them.
         assert [healthz_count(base) for _ in range(6)] == [before + 30] * 6
     lines = [json.loads(line) for line in (tmp_path / "out.log").read_text().splitlines() if line.strip()]
