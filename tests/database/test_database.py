@@ -3,21 +3,22 @@ and a live one is kept (no ping on check-out)."""
 
 import time
 
-import psycopg
+import psycopg2
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from config.settings import normalize_database_uri
 from gophermart.database import engine_options
-from tests.support.database import ADMIN_URI
+from tests.support.database import ADMIN_URI, connected, execute, fetch_one
 
 BACKEND_PID = sa.text("SELECT pg_backend_pid()")
 
 
 @pytest.fixture
 def engine(database_uri):
-    uri = make_url(database_uri).set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(uri, **engine_options(str(uri), pool_size=1))
+    uri = normalize_database_uri(database_uri)  # as the service makes its engine
+    engine = sa.create_engine(uri, **engine_options(uri, pool_size=1))
+    assert engine.dialect.driver == "psycopg2"
     yield engine
     engine.dispose()
 
@@ -28,10 +29,10 @@ def pooled_backend(engine) -> int:
 
 
 def terminate(pid: int) -> None:
-    with psycopg.connect(ADMIN_URI, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with connected(ADMIN_URI, autocommit=True) as admin:
+        execute(admin, "SELECT pg_terminate_backend(%s)", (pid,))
         deadline = time.monotonic() + 10
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+        while fetch_one(admin, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)):
             assert time.monotonic() < deadline, "the backend did not end"
             time.sleep(0.02)
 
@@ -53,3 +54,18 @@ def test_a_connection_the_server_ended_is_replaced_before_the_first_statement(en
     ended = pooled_backend(engine)
     terminate(ended)  # as a server restart does to every connection
     assert pooled_backend(engine) != ended  # no error: the statement ran on a new connection
+
+
+def test_a_connection_the_driver_marked_broken_is_replaced(engine):
+    """A statement that met the server's end leaves psycopg2's `closed` flag at 2 (broken)
+    and no socket: the check-out replaces it instead of handing out a dead connection."""
+    with engine.connect() as conn:
+        driver_connection = conn.connection.dbapi_connection
+        ended = conn.execute(BACKEND_PID).scalar_one()
+        conn.commit()
+    terminate(ended)
+    # Straight on the driver: the pool never hears of the failure.
+    with pytest.raises(psycopg2.OperationalError), driver_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert driver_connection.closed == 2
+    assert pooled_backend(engine) != ended

@@ -1,15 +1,13 @@
 """database.run_alone: a statement that is a whole unit of work runs outside a
 transaction (no BEGIN, no COMMIT round trips), and never splits one that is open."""
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg.pq import TransactionStatus
 
 from gophermart.database import run_alone
 from gophermart.extensions import db
 from gophermart.models import USERS, User
-from tests.support.database import ADMIN_URI
+from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetch_one
 
 
 @pytest.fixture
@@ -24,8 +22,10 @@ def user_id(app):
 
 def auth_version(database_uri: str, user_id: int) -> int:
     """Read from another connection: what is committed."""
-    with psycopg.connect(database_uri) as conn:
-        return conn.execute("SELECT auth_version FROM users WHERE id = %s", (user_id,)).fetchone()[0]
+    with connected(database_uri) as conn:
+        row = fetch_one(conn, "SELECT auth_version FROM users WHERE id = %s", (user_id,))
+    assert row is not None
+    return row[0]
 
 
 def bump(user_id: int):
@@ -87,8 +87,8 @@ def test_a_failed_statement_alone_leaves_the_connection_usable(app, user_id):
 def test_a_connection_lost_under_it_is_discarded_not_pooled_in_autocommit(app, user_id):
     with app.app_context():
         pid = db.session.connection().connection.dbapi_connection.info.backend_pid  # checked out
-        with psycopg.connect(ADMIN_URI, autocommit=True) as admin:
-            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        with connected(ADMIN_URI, autocommit=True) as admin:
+            assert fetch_one(admin, "SELECT pg_terminate_backend(%s)", (pid,)) == (True,)
         with pytest.raises(sa.exc.OperationalError):
             run_alone(sa.select(USERS.login))
         db.session.rollback()
