@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 from config.settings import PROJECT_ROOT
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     register_shell_context(app)
     register_commands(app)
     app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]  # Flask's documented way to wrap middleware
+    if settings.trusted_proxies:
+        # The client address (throttles, logs) from X-Forwarded-For, as far as the proxies go.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     return app
 
 

@@ -1,13 +1,19 @@
 """The all-in-one supervisor: restarts a child that dies, stops all on SIGTERM, exits 0."""
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
+
+from gophermart.runtime.supervisor import _dies_with
+from tests.support.processes import free_port, wait_for_port
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -22,9 +28,13 @@ SCRIPT = textwrap.dedent("""
 
 def test_restarts_a_dying_child_and_stops_everything_on_sigterm():
     process = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
-    time.sleep(3)
-    children = psutil.Process(process.pid).children(recursive=True)
-    assert any("sleep(600)" in " ".join(cmdline(c)) for c in children)
+    deadline = time.monotonic() + 30  # a loaded machine starts Python slowly
+    children: list[psutil.Process] = []
+    while not any("sleep(600)" in " ".join(cmdline(c)) for c in children):
+        assert time.monotonic() < deadline, "the sleeper never started"
+        time.sleep(0.2)
+        children = psutil.Process(process.pid).children(recursive=True)
+    time.sleep(3)  # the crasher's life of 0.3 s, its death seen, a second's pause, restarted
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=20)
     assert process.returncode == 0
@@ -41,3 +51,69 @@ def cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except psutil.NoSuchProcess:  # the crasher may be between two lives
         return []
+
+
+def test_a_killed_all_in_one_parent_leaves_nothing_behind(tmp_path):
+    """SIGKILL gives the supervisor no chance to stop anything: the kernel does it."""
+    port, simulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "ACCRUAL_SYSTEM_ADDRESS", "DATABASE_URI")}
+    env.update(
+        INSTANCE_DIR=str(tmp_path),  # SQLite and the file-based broker: nothing else to start
+        RUN_ADDRESS=f"127.0.0.1:{port}",
+        SIMULATOR_ADDRESS=f"127.0.0.1:{simulator_port}",
+        PASSWORD_HASH_COST="low",
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="text",
+        WEB_WORKERS="2",
+        WORKER_CONCURRENCY="2",
+    )
+    parent = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gophermart"))], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL
+    )
+    family: list[psutil.Process] = []
+    try:
+        wait_for_port(port, parent, timeout=40)
+        wait_for_port(simulator_port, parent)
+        family = psutil.Process(parent.pid).children(recursive=True)
+        roles = {" ".join(cmdline(p)) for p in family}
+        assert all(any(role in line for line in roles) for role in ("web", "worker", "beat", "accrual_sim"))
+        assert len(family) > 4  # gunicorn workers and Celery pool processes too
+        parent.kill()
+        parent.wait()
+        _, alive = psutil.wait_procs(family, timeout=15)
+        alive += [p for p in of_this_run(tmp_path) if p not in alive]  # started after the look
+        assert not alive, f"left behind: {[' '.join(cmdline(p)) for p in alive]}"
+        for free in (port, simulator_port):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", free))  # nobody holds the ports any more
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for leftover in family + of_this_run(tmp_path):  # when the test failed: none left to others
+            try:
+                leftover.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def of_this_run(instance_dir: Path) -> list[psutil.Process]:
+    """Every process that inherited this run's instance folder, whoever its parent is now."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("INSTANCE_DIR") == str(instance_dir):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+def test_a_child_whose_supervisor_died_before_it_asked_stops_at_once():
+    """The supervisor may die between fork and the child's prctl call, when no signal would
+    come any more: the child sees that its parent is not the one that started it."""
+    gone = os.getppid()  # any process but the child's real parent
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], preexec_fn=_dies_with(gone))
+    try:
+        assert child.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        child.kill()

@@ -27,10 +27,12 @@ def raw_body() -> bytes:
 
 
 def json_object() -> dict:
-    """The body as a JSON object; numbers with a fraction come as exact Decimals."""
+    """The body as a JSON object; every number comes as an exact Decimal."""
     raw = raw_body()
     try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        # Whole numbers as Decimals too: int() refuses more than 4300 digits, which would make
+        # a too-large sum a malformed body instead of a sum larger than any balance.
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):

@@ -1,9 +1,12 @@
 """Throttling of password guessing and mass registration (Flask-Limiter).
 
-Failed logins count per login and per client address; a successful login costs nothing,
-and a throttled login is free again once its window has slid past (5 minutes by default),
-so a guesser cannot lock a user out for long. Counters are shared through Redis when it
-is configured, else kept per process.
+Failed logins count per (login, client address), per client address, and — with a much
+higher cap — per login alone: a guesser is stopped at its own address while the owner, from
+any other address, still gets in; only a guesser spread over many addresses meets the cap
+of the login alone. A successful login costs nothing, and a throttled login is free again
+once its window has slid past. The client address is the peer's, or the one the trusted
+proxies wrote into X-Forwarded-For (TRUSTED_PROXIES, applied by ProxyFix in create_app).
+Counters are shared through Redis when it is configured, else kept per process.
 """
 
 from __future__ import annotations
@@ -74,10 +77,25 @@ def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
-def _login_key() -> str:
+# Longer logins are refused (400) and never counted; the cut only bounds the key's size.
+_LOGIN_KEY_CHARS = 256
+
+
+def _login() -> str | None:
     body = request.get_json(silent=True, force=True)
     login = body.get("login") if isinstance(body, dict) else None
-    return f"login:{login}" if isinstance(login, str) else f"address:{get_remote_address()}"
+    return login[:_LOGIN_KEY_CHARS] if isinstance(login, str) else None
+
+
+def _login_key() -> str:
+    login = _login()
+    return f"login:{login}" if login is not None else f"address:{get_remote_address()}"
+
+
+def _login_and_address_key() -> str:
+    login = _login()
+    address = f"address:{get_remote_address()}"
+    return f"{address}|login:{login}" if login is not None else address
 
 
 def _setting(name: str):
@@ -85,6 +103,12 @@ def _setting(name: str):
 
 
 limit_failed_logins = [
+    limiter.limit(
+        _setting("login_failures_per_login_and_address"),
+        key_func=_login_and_address_key,
+        deduct_when=_failed,
+        scope="login-per-login-and-address",
+    ),
     limiter.limit(
         _setting("login_failures_per_login"), key_func=_login_key, deduct_when=_failed, scope="login-per-login"
     ),

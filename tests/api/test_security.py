@@ -134,3 +134,61 @@ def test_no_password_or_token_in_the_logs(client, caplog):
     logged = caplog.text + "".join(str(vars(r)) for r in caplog.records)
     assert secret not in logged
     assert token.split()[1] not in logged
+
+
+def login_from(client, address, name, password):
+    return client.post(
+        "/api/user/login", json={"login": name, "password": password}, headers={"X-Forwarded-For": address}
+    )
+
+
+def test_the_owner_gets_in_from_another_address_while_a_guesser_is_throttled(app):
+    throttled = app_with(
+        app,
+        trusted_proxies=1,
+        login_failures_per_login_and_address="3 per minute",
+        login_failures_per_address="100 per minute",
+    )
+    client = throttled.test_client()
+    client.post("/api/user/register", json={"login": "owner", "password": "right"})
+    guesses = [login_from(client, "203.0.113.7", "owner", "wrong").status_code for _ in range(4)]
+    assert guesses == [401] * 3 + [429]
+    assert login_from(client, "203.0.113.7", "owner", "right").status_code == 429  # the guesser stays out
+    assert login_from(client, "198.51.100.1", "owner", "right").status_code == 200
+
+
+def test_a_guesser_spraying_logins_is_throttled_at_its_own_address_only(app):
+    throttled = app_with(app, trusted_proxies=1, login_failures_per_address="4 per minute")
+    client = throttled.test_client()
+    client.post("/api/user/register", json={"login": "owner", "password": "right"})
+    codes = [login_from(client, "203.0.113.7", f"nobody{i}", "x").status_code for i in range(5)]
+    assert codes == [401] * 4 + [429]
+    assert login_from(client, "198.51.100.1", "nobody0", "x").status_code == 401
+    assert login_from(client, "198.51.100.1", "owner", "right").status_code == 200
+
+
+def test_a_login_alone_has_a_cap_for_guessers_with_many_addresses(app):
+    throttled = app_with(app, trusted_proxies=1, login_failures_per_login="4 per minute")
+    client = throttled.test_client()
+    client.post("/api/user/register", json={"login": "owner", "password": "right"})
+    codes = [login_from(client, f"203.0.113.{i}", "owner", "wrong").status_code for i in range(5)]
+    assert codes == [401] * 4 + [429]
+
+
+def test_x_forwarded_for_is_ignored_unless_proxies_are_trusted(app):
+    throttled = app_with(app, login_failures_per_login_and_address="3 per minute")  # TRUSTED_PROXIES: 0
+    client = throttled.test_client()
+    client.post("/api/user/register", json={"login": "owner", "password": "right"})
+    assert [login_from(client, "203.0.113.7", "owner", "wrong").status_code for _ in range(3)] == [401] * 3
+    # Both come from the same peer; a header the client wrote changes nothing.
+    assert login_from(client, "198.51.100.1", "owner", "right").status_code == 429
+
+
+def test_only_as_many_forwarded_addresses_as_trusted_proxies_count(app):
+    throttled = app_with(app, trusted_proxies=1, login_failures_per_login_and_address="3 per minute")
+    client = throttled.test_client()
+    client.post("/api/user/register", json={"login": "owner", "password": "right"})
+    # The guesser prepends made-up addresses; the proxy appends the one it saw.
+    for forged in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        assert login_from(client, f"{forged}, 203.0.113.7", "owner", "wrong").status_code == 401
+    assert login_from(client, "10.0.0.4, 203.0.113.7", "owner", "wrong").status_code == 429
