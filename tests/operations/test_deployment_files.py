@@ -416,6 +416,32 @@ def test_dockerfile_copies_what_the_service_needs_and_installs_it_in_place():
     assert "INSTANCE_DIR=/app/instance" in env
 
 
+def test_dockerfile_installs_the_dependencies_held_to_the_lock():
+    """The image gets the versions CI tested: requirements.lock, copied in before the install
+    of the dependencies, constrains it; the project's own install adds nothing unlocked."""
+    instructions = dockerfile_instructions()
+    copies = [i for i, (k, a) in enumerate(instructions) if k == "COPY" and "requirements.lock" in a.split()[:-1]]
+    assert copies, "requirements.lock is not copied into the image"
+    pip_installs = [
+        (i, shlex.split(segment))
+        for i, (keyword, arguments) in enumerate(instructions)
+        if keyword == "RUN"
+        for segment in arguments.split("&&")
+        if "pip install" in segment
+    ]
+    dependencies = [(i, argv) for i, argv in pip_installs if "-e" not in argv]
+    assert dependencies, "no RUN installs the dependencies"
+    for i, argv in dependencies:
+        assert i > copies[0], "the dependencies are installed before the lock is there"
+        pairs = set(zip(argv, argv[1:], strict=False))
+        assert pairs & {("-c", "requirements.lock"), ("--constraint", "requirements.lock")}, argv
+    for _, argv in pip_installs:
+        if "-e" in argv:
+            assert "--no-deps" in argv, argv
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert "requirements.lock" not in ignored and "*.lock" not in ignored
+
+
 def test_dockerignore_keeps_tests_and_local_state_out_but_not_the_sources():
     patterns = {
         line.strip().rstrip("/")
