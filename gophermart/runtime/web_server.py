@@ -6,7 +6,7 @@ here, and the repository's `gunicorn.conf.py` hands the same ones to `gunicorn w
 from __future__ import annotations
 
 import os
-import shutil
+import re
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
@@ -88,9 +88,17 @@ def prepare_metrics_dir(instance_dir: str) -> None:
     """Metrics of all gunicorn workers are aggregated through one folder. prometheus_client
     reads PROMETHEUS_MULTIPROC_DIR when first imported, so this runs before that."""
     path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or Path(instance_dir) / "prometheus")
-    shutil.rmtree(path, ignore_errors=True)  # counts of a previous run are not ours
     path.mkdir(parents=True, exist_ok=True)
+    # Counts of a previous run are not ours; but the folder may be shared (even /tmp), so only
+    # the files prometheus_client writes go, nothing else in it.
+    for leftover in path.iterdir():
+        if _METRICS_FILE.fullmatch(leftover.name) and leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+# prometheus_client's multiprocess files: counter_<pid>.db, gauge_livesum_<pid>.db, histogram_<pid>.db …
+_METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
 
 
 def _serve_metrics_apart(settings: Settings) -> None:
