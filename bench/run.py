@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # everything, about eight minutes
     .venv/bin/python bench/run.py --quick         # short runs: a smoke check of the tooling
     .venv/bin/python bench/run.py --only api      # or: --only pipeline; --only report rewrites the report
+    .venv/bin/python bench/run.py --only data     # the same figures on a small and a 2 million order database
 
 The API benchmark drives every endpoint with wrk at several concurrencies against
 `gophermart web` and against a trivial Flask endpoint under the same gunicorn settings
@@ -32,6 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import api_load  # noqa: E402
+import data_scale  # noqa: E402
 import pipeline_drain  # noqa: E402
 import profile_paths  # noqa: E402
 from api_load import BALANCE, ORDERS_10, ORDERS_1000, POST_ORDERS, TRIVIAL, WITHDRAW  # noqa: E402
@@ -104,6 +106,14 @@ def run_api(plan: dict) -> dict:
         "in_process": in_process,
         "endpoints": rows,
     }
+
+
+def run_data(plan: dict) -> dict:
+    started = time.monotonic()
+    progress("Data: the same figures on a small and a large database")
+    data = data_scale.measure(plan is QUICK, progress)
+    progress(f"Data: done in {time.monotonic() - started:.0f} s")
+    return data
 
 
 def run_pipeline(plan: dict) -> dict:
@@ -420,6 +430,8 @@ def report(results: dict) -> str:
         lines += api_section(api)
     if pipeline:
         lines += pipeline_section(pipeline)
+    if results.get("data"):
+        lines += data_scale.section(results["data"], _when(results["data"]))
     if FINDINGS.exists():
         lines += [FINDINGS.read_text().rstrip(), ""]
     return "\n".join(lines)
@@ -478,7 +490,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke check of the tooling, not figures")
     parser.add_argument(
         "--only",
-        choices=["api", "pipeline", "report"],
+        choices=["api", "pipeline", "data", "report"],
         help="run one part, the other keeps its last figures; `report` runs nothing and only"
         " writes the report again from the last figures (after editing bench/FINDINGS.md)",
     )
@@ -498,7 +510,7 @@ def main(argv=None) -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results = {"machine": previous["machine"] if args.only == "report" else machine()}
     started = time.monotonic()
-    for part, run in (("api", run_api), ("pipeline", run_pipeline)):
+    for part, run in (("api", run_api), ("pipeline", run_pipeline), ("data", run_data)):
         if args.only in (None, part):
             results[part] = {**run(plan), "date": now, "quick": args.quick}
         elif part in previous:

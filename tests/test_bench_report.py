@@ -7,6 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import data_scale  # noqa: E402
 import run as bench  # noqa: E402
 
 
@@ -48,3 +49,31 @@ def test_the_committed_report_is_the_one_the_saved_figures_give():
     # docs/BENCHMARKS.md is generated: edited by hand (or FINDINGS.md changed without
     # `make bench BENCH_ARGS="--only report"`), it would drift from the figures.
     assert (ROOT / "docs" / "BENCHMARKS.md").read_text() == bench.report(saved_results())
+
+
+def data_figures(large_scrape_ms: float) -> dict:
+    sizes = {"small": data_scale.SMALL, "large": data_scale.LARGE}
+    small = {"scrape_ms": 10.0, "claim_ms": 4.0, "orders_ms": 2.0, "balance_ms": 1.0, "full_count_ms": 50.0}
+    large = {**small, "scrape_ms": large_scrape_ms, "full_count_ms": 900.0}
+    return {
+        **{"backlog": data_scale.BACKLOG, "claim": 500, "runs": 100, "sizes": sizes, "small": small, "large": large},
+        **{"date": "2026-12-01 09:00 UTC", "quick": False},
+    }
+
+
+def test_the_data_section_reports_every_figure_beside_both_sizes():
+    text = "\n".join(data_scale.section(data_figures(large_scrape_ms=14.0), "a date"))
+    assert "## Cost and the size of the data" in text
+    assert "| figure | 100 thousand orders | 2 million orders | ratio | within 1.5× |" in text
+    for _key, label in data_scale.FIGURES:
+        assert f"| {label} |" in text
+    assert "| GET /metrics (the scrape) | 10.00 ms | 14.00 ms | 1.40 | met |" in text
+    # Over 1.5 times the small database's figure is judged as such.
+    over = "\n".join(data_scale.section(data_figures(large_scrape_ms=16.0), "a date"))
+    assert "| GET /metrics (the scrape) | 10.00 ms | 16.00 ms | 1.60 | not met |" in over
+
+
+def test_the_report_has_a_data_section_once_the_data_part_ran():
+    results = saved_results()
+    assert "## Cost and the size of the data" not in bench.report({k: v for k, v in results.items() if k != "data"})
+    assert "## Cost and the size of the data" in bench.report({**results, "data": data_figures(14.0)})

@@ -69,6 +69,7 @@ def test_accrual_address_with_or_without_scheme_and_slash(raw, expected):
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"PASSWORD_HASH_COST": "cheap"}, "PASSWORD_HASH_COST"),
+        ({"METRICS_ADDRESS": "no-port"}, "METRICS_ADDRESS"),
     ],
 )
 def test_bad_values_name_the_setting(env, needle):
