@@ -24,7 +24,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The source tree, migrations included (.dockerignore keeps tests, virtualenvs and local
 # data out).
-COPY README.md celery_worker.py wsgi.py ./
+COPY README.md celery_worker.py wsgi.py gunicorn.conf.py ./
 COPY config/ config/
 COPY gophermart/ gophermart/
 COPY accrual_sim/ accrual_sim/
