@@ -402,6 +402,7 @@ def test_dockerfile_copies_what_the_service_needs_and_installs_it_in_place():
         "README.md",
         "celery_worker.py",
         "wsgi.py",
+        "gunicorn.conf.py",  # `gunicorn wsgi:app` in /app serves as `gophermart web`
         "config",
         "gophermart",
         "accrual_sim",
@@ -455,6 +456,7 @@ def test_dockerignore_keeps_tests_and_local_state_out_but_not_the_sources():
         "README.md",
         "celery_worker.py",
         "wsgi.py",
+        "gunicorn.conf.py",
         "config",
         "gophermart",
         "accrual_sim",
