@@ -14,6 +14,7 @@ from gophermart.extensions import compress, db, migrate
 from gophermart.web.gzip_bodies import GzipRequestMiddleware
 from gophermart.web.json_provider import DecimalJSONProvider
 from gophermart.web.secret_key import load_or_create_secret_key
+from gophermart.web.unread_bodies import UnreadBodyMiddleware
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     if settings.trusted_proxies:
         # The client address (throttles, logs) from X-Forwarded-For, as far as the proxies go.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    # Outermost: it sees what every layer inside left of the body.
+    app.wsgi_app = UnreadBodyMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     return app
 
 
