@@ -26,11 +26,12 @@ def test_started_waits_for_named_ports_and_stops_every_process_even_when_the_blo
         "server": [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
         "sleeper": [sys.executable, "-c", "import time; time.sleep(600)"],
     }
+    before = set(psutil.Process().children())  # a fixture's simulator may be running beside it
     seen: list[psutil.Process] = []
     with pytest.raises(Failed), started(commands, dict(os.environ), tmp_path, ports={"server": port}):
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass  # listening before the block began
-        seen = psutil.Process().children()
+        seen = [process for process in psutil.Process().children() if process not in before]
         raise Failed
     assert len(seen) == 2
     assert not [process for process in seen if process.is_running()]
