@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]  # Flask's documented way to wrap middleware
     if settings.trusted_proxies:
         # The client address (throttles, logs) from X-Forwarded-For, as far as the proxies go.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]
     # Outermost: it sees what every layer inside left of the body.
     app.wsgi_app = UnreadBodyMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     return app
