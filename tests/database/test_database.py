@@ -69,3 +69,9 @@ def test_a_connection_the_driver_marked_broken_is_replaced(engine):
         cursor.execute("SELECT 1")
     assert driver_connection.closed == 2
     assert pooled_backend(engine) != ended
+
+
+def test_the_connect_timeout_reaches_the_driver(engine):
+    # libpq's own option: an unreachable server fails the connect in seconds, not TCP's minutes.
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection.info.dsn_parameters["connect_timeout"] == "3"
