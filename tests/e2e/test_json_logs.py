@@ -41,6 +41,14 @@ def wait_final(http, base: str, number: str, timeout: float) -> dict:
     raise AssertionError(f"order {number} not final within {timeout} s")
 
 
+def wait_for_line(path: Path, fragment: str, timeout: float = 60.0) -> None:
+    """Until a process has written `fragment` to its log (a worker says when it is ready)."""
+    deadline = time.monotonic() + timeout
+    while fragment not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{fragment!r} not in {path.name} within {timeout} s"
+        time.sleep(0.1)
+
+
 def json_lines(path: Path) -> list[dict]:
     lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     not_json = []
@@ -112,6 +120,8 @@ def test_one_orders_story_follows_its_request_id(database_uri, sim, worker_id, t
             stderr=subprocess.STDOUT,
         ),
     ):
+        # A worker still starting would take the first check late, when the answer is final.
+        wait_for_line(worker_log, " ready.")
         shopper = signed_up(base, "story-teller")
         number = new_order_number()
         # Registered now: its calculation runs from here, so the first check comes too early.
