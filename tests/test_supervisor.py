@@ -117,3 +117,32 @@ def test_a_child_whose_supervisor_died_before_it_asked_stops_at_once():
         assert child.wait(timeout=20) == -signal.SIGTERM
     finally:
         child.kill()
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
+    script = textwrap.dedent("""
+        import sys
+        from gophermart.logging import configure_logging
+        from gophermart.runtime import supervisor
+        configure_logging("INFO", "json")
+        supervisor.GRACE_SECONDS = 0.5
+        stubborn = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                    "print('ready', flush=True); time.sleep(600)"]
+        sys.exit(supervisor.run_all({}, [supervisor.Child("stubborn", stubborn)]))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    lines = []
+    while "ready" not in lines:  # the child ignores SIGTERM from here on
+        line = process.stdout.readline()
+        assert line, "the supervisor exited early"
+        lines.append(line.strip())
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    lines += output.splitlines()
+    messages = [json.loads(line)["msg"] for line in lines if line.startswith("{")]
+    assert "did not stop in time; killing" in messages
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
