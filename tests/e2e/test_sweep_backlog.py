@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
-from celery import Celery
+from celery import Celery, signals
 
-from gophermart.accrual import sweep_schedule
+from gophermart.accrual import sweep_schedule, tasks
 from gophermart.accrual.queueing import QUEUE
-from gophermart.accrual.sweep_schedule import FileMarker, RedisMarker, SweepSchedule, marker_for
+from gophermart.accrual.sweep_schedule import SWEEP_TASK, FileMarker, RedisMarker, SweepSchedule, marker_for
 from tests.support.processes import gophermart_command, service_env, serving
 
 INTERVAL = 0.2
@@ -100,3 +100,20 @@ def test_the_marker_lives_in_redis_with_the_redis_broker(redis_broker, monkeypat
     assert is_due(entry)
     marker_for(celery).clear()
     assert client.get(sweep_schedule.MARKER_KEY) is None
+
+
+def test_the_sweep_and_a_discarded_expired_sweep_take_the_marker_away(app):
+    celery = app.extensions["celery"]  # the embedded file broker of the test app
+    marker = marker_for(celery)
+    marker.mark()
+    with app.app_context():
+        assert tasks.sweep() == 0  # nothing due; the marker is cleared first thing
+    assert marker.age() is None
+    marker.mark()
+    # What a worker signals when it discards the sweep as expired, without running it.
+    signals.task_revoked.send(sender=celery.tasks[SWEEP_TASK], request=None, expired=True)
+    assert marker.age() is None
+    marker.mark()
+    signals.task_revoked.send(sender=celery.tasks["gophermart.check_order"], request=None, expired=True)
+    assert marker.age() is not None  # only a sweep's
+    marker.clear()
