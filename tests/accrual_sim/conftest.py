@@ -3,7 +3,7 @@
 ``simulator_factory`` starts the real simulator (``python -m accrual_sim`` or the
 ``gophermart-accrual`` console script) as a subprocess on a free 127.0.0.1
 port, waits until the port answers and returns a ``RunningSimulator``
-(see ``helpers.py``). Every simulator it started is stopped with SIGINT at the
+(see ``tests.support.simulator``). Every simulator it started is stopped with SIGINT at the
 end of the module and must exit with code 0.
 """
 
