@@ -156,7 +156,7 @@ def test_a_pending_order_is_queued_again_for_when_its_calculation_is_likely_done
     assert outcome == "Pending"
     # Still calculating at 2 s: the estimate rises above that, and the re-check is timed by it.
     assert gate.state().calc_estimate == pytest.approx(2.0 * RAISE, abs=0.05)
-    [(queued_id, delay)] = queued
+    [(queued_id, delay, _token)] = queued
     assert queued_id == order_id and delay == pytest.approx(2.0 * (RAISE - 1), abs=0.05)
     # The sweep takes it over only if the queued check has not started well after it was due.
     assert due_in > delay + QUEUED_CHECK_GRACE_SECONDS - 1
