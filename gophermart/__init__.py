@@ -56,7 +56,14 @@ def configure(app: Flask, settings: Settings) -> None:
         PASSWORD_HASH_COST=settings.password_hash_cost,
         # gzip only: it is what clients send in Accept-Encoding, and needs no extra package.
         COMPRESS_ALGORITHM=["gzip"],
-        COMPRESS_MIMETYPES=["application/json", "application/problem+json", "text/plain"],
+        COMPRESS_MIMETYPES=[
+            "application/json",
+            "application/problem+json",
+            "text/plain",
+            "text/html",
+            "text/css",
+            "text/javascript",
+        ],
         COMPRESS_MIN_SIZE=500,
     )
 
