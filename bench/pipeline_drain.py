@@ -9,7 +9,9 @@ or --pace per second), each registered at the simulator just before, watches
   allowed requests per second, the accrual requests spent per order, the 429s, the
   pauses and the requests sent into an announced pause (from the workers' logs);
 - unlimited: orders finalised per second and the median upload-to-PROCESSED time minus
-  the simulator's calculation time.
+  the simulator's calculation time;
+- every run: the service's CPU per order from the first hand-in until every order is final
+  (user + system time of the web, worker and beat process trees, from their own accounting).
 
     .venv/bin/python bench/pipeline_drain.py --orders 1000 --limit 300 --window 30
     .venv/bin/python bench/pipeline_drain.py --orders 1000 --limit 0 --pace 50
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -32,19 +35,54 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import GOPHERMART, fresh_database, luhn, machine, migrate, service_env, started
+from common import GOPHERMART, connected, fresh_database, luhn, machine, migrate, service_env, started
 
 from tests.support.processes import free_port
 
-DB_NAME = "gophermart_bench"
+DB_NAME = os.environ.get("BENCH_PIPELINE_DATABASE", "gophermart_bench")
+ROLES = ("web", "worker", "beat")  # the service's processes; the simulator is the outside world
+FINAL = "SELECT number FROM orders WHERE status IN ('PROCESSED', 'INVALID')"
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    # children_*: pool processes that exited and were waited for still count.
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def service_cpu() -> dict[str, dict[str, float]]:
+    """CPU seconds so far of each role's process tree, split into its first process and the
+    processes it started (gunicorn's workers, Celery's pool)."""
+    found: dict[str, dict[str, float]] = {}
+    for child in psutil.Process().children():
+        try:
+            command = child.cmdline()  # [python, -m, gophermart, role, …]
+            role = command[3] if command[1:3] == ["-m", "gophermart"] and len(command) > 3 else None
+            if role not in ROLES:
+                continue
+            found[role] = {
+                "main": _cpu_seconds(child),
+                "children": sum(_cpu_seconds(p) for p in child.children(recursive=True)),
+            }
+        except psutil.Error:
+            continue
+    return found
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, dict[str, float]]:
+    return {
+        role: {part: round(after[role][part] - before.get(role, {}).get(part, 0.0), 3) for part in after[role]}
+        for role in after
+    }
 
 
 @contextmanager
-def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path):
+def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path, **settings: str):
     database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
     env = service_env(
@@ -53,6 +91,7 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
         ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
         WORKER_CONCURRENCY=str(workers),
         PASSWORD_HASH_COST="low",
+        **settings,
     )
     migrate(env)
     commands = {
@@ -77,7 +116,7 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
     }
     with started(commands, env, logs, ports={"simulator": sim_port, "web": web_port}):
         time.sleep(2)  # let the worker connect
-        yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}"
+        yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}", database
 
 
 def _epoch(stamp: str) -> float:
@@ -129,11 +168,21 @@ def pauses_from_logs(worker_log: Path) -> dict:
     }
 
 
-def drain(orders: int, calc: float, limit: int, window: float, workers: int, pace: float | None = None) -> dict:
+def drain(
+    orders: int,
+    calc: float,
+    limit: int,
+    window: float,
+    workers: int,
+    pace: float | None = None,
+    watch_api: bool = False,
+    **settings: str,
+) -> dict:
     """Hand in `orders` orders (all at once from 8 clients, or `pace` per second) and
-    time them until every one is final."""
+    time them until every one is final; `settings`: more of the service's environment.
+    `watch_api`: poll GET /api/user/orders instead of the database (its CPU then counts)."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-"))
-    with running_stack(calc, limit, window, workers, logs) as (api, sim):
+    with running_stack(calc, limit, window, workers, logs, **settings) as (api, sim, database):
         http = requests.Session()
         http.post(f"{sim}/api/goods", json={"match": "Bork", "reward": 10, "reward_type": "%"})
         numbers = [luhn(f"{7_000_000 + i}") for i in range(orders)]
@@ -143,7 +192,6 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
         http.post(f"{sim}/admin/reset")
         headers = {"Authorization": token}
         uploaded: dict[str, float] = {}
-        started = time.monotonic()
         # One keep-alive session per client thread, as a shop's app would hold: a new TCP
         # connection per request would cost the shared cores more than the requests do.
         clients = threading.local()
@@ -166,19 +214,28 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
             return code
 
         # The orders are watched from the start, so one final during the hand-in is seen then.
+        # They are watched in the database (what GET /api/user/orders would show), so that the
+        # service's CPU is the hand-ins' and the checks' alone, not the benchmark's polling.
         finished: dict[str, float] = {}
         last_report = 0.0
-        with ThreadPoolExecutor(8) as hand_ins:
+        cpu_before = service_cpu()
+        started = time.monotonic()
+        with connected(database, autocommit=True) as watch, watch.cursor() as cur, ThreadPoolExecutor(8) as hand_ins:
             futures = [hand_ins.submit(hand_in, indexed) for indexed in enumerate(numbers)]
             while len(finished) < orders:
                 for future in futures:  # a failed hand-in would never be final: fail now
                     if future.done() and (future.exception() or future.result() != 202):
                         raise RuntimeError(f"hand-in failed: {future.exception() or future.result()}")
-                response = http.get(f"{api}/api/user/orders", headers=headers)
-                now = time.monotonic()
-                for order in response.json() if response.status_code == 200 else []:
-                    if order["status"] in ("PROCESSED", "INVALID") and order["number"] not in finished:
-                        finished[order["number"]] = now
+                if watch_api:
+                    response = http.get(f"{api}/api/user/orders", headers=headers)
+                    now = time.monotonic()
+                    final = [o["number"] for o in response.json() if o["status"] in ("PROCESSED", "INVALID")]
+                else:
+                    cur.execute(FINAL)
+                    now = time.monotonic()
+                    final = [number for (number,) in cur.fetchall()]
+                for number in final:
+                    finished.setdefault(number, now)
                 if now - last_report > 5:
                     print(
                         f"  {len(uploaded)} handed in, {len(finished)}/{orders} final after {now - started:.0f} s",
@@ -188,11 +245,13 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
                 if now - started > 1800:
                     raise TimeoutError("orders not final after 30 minutes")
                 time.sleep(0.1)
+        cpu = cpu_spent(cpu_before, service_cpu())
         handed_in = max(uploaded.values()) - started
         elapsed = max(finished.values()) - started
         stats = http.get(f"{sim}/admin/stats").json()
     allowed = limit / window if limit else None
     latencies = [finished[n] - uploaded[n] for n in numbers]
+    total_cpu = sum(sum(parts.values()) for parts in cpu.values())
     result = {
         "orders": orders,
         "calc_seconds": calc,
@@ -205,6 +264,8 @@ def drain(orders: int, calc: float, limit: int, window: float, workers: int, pac
         "responses_429": stats["rate_limited"],
         "requests_during_pause": stats["during_pause"],
         "median_latency_minus_calc": round(statistics.median(latencies) - calc, 2),
+        "cpu_ms_per_order": round(total_cpu * 1000 / orders, 2),
+        "cpu_seconds": cpu,
     }
     if allowed:
         result["drain_share_of_allowed_rate"] = round(orders / elapsed / allowed, 2)
@@ -220,8 +281,13 @@ def main() -> None:
     parser.add_argument("--calc", type=float, default=1.0, help="simulator calculation time, seconds")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--pace", type=float, help="hand orders in at this many per second (default: all at once)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting of the service's environment"
+    )
+    parser.add_argument("--watch-api", action="store_true", help="poll the API for final orders, not the database")
     args = parser.parse_args()
-    result = drain(args.orders, args.calc, args.limit, args.window, args.workers, args.pace)
+    settings = dict(item.split("=", 1) for item in args.set)
+    result = drain(args.orders, args.calc, args.limit, args.window, args.workers, args.pace, args.watch_api, **settings)
     print(json.dumps({"machine": machine(), "result": result}, indent=2))
 
 
