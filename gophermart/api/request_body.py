@@ -33,7 +33,7 @@ def json_object() -> dict:
         # Whole numbers as Decimals too: int() refuses more than 4300 digits, which would make
         # a too-large sum a malformed body instead of a sum larger than any balance.
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError, ArithmeticError):  # a number Decimal cannot hold
         raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")

@@ -63,7 +63,7 @@ _CHARGE = (
     .values(current=USERS.current - _AMOUNT, withdrawn=USERS.withdrawn + _AMOUNT)
     .returning(USERS.id)
 )
-_BALANCE = sa.select(USERS.current).where(USERS.id == sa.bindparam("user_id"))
+_BALANCE = sa.select(USERS.current, USERS.withdrawn).where(USERS.id == sa.bindparam("user_id"))
 
 
 class CreditRefused(Exception):
@@ -86,9 +86,11 @@ def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:
         db.session.rollback()
         if _is_identical_repeat(user_id, order_number, amount):
             return
-        if db.session.execute(_BALANCE, {"user_id": user_id}).scalar_one() >= amount:
+        # Which condition failed: 409 only for a balance that covers the sum but a total
+        # withdrawn that would not fit its column; a credit landing meanwhile leaves a 402.
+        current, withdrawn = db.session.execute(_BALANCE, {"user_id": user_id}).one()
+        if current >= amount and withdrawn > MAX_AMOUNT - amount:
             db.session.rollback()
-            # The balance covers it, but the total withdrawn would not fit its column.
             raise Conflict("The points withdrawn from this account have reached the most it can record.")
         db.session.rollback()
         raise InsufficientFunds("The balance is smaller than the sum.")

@@ -2,6 +2,8 @@
 
 import gzip
 
+import pytest
+
 from tests.support.factories import credit
 
 
@@ -39,3 +41,12 @@ def test_a_sum_of_thousands_of_digits_with_too_many_decimals_is_400(auth_client,
     body = '{"order": "2377225624", "sum": ' + "9" * 5000 + ".001}"
     response = auth_client.post("/api/user/balance/withdraw", data=body, content_type="application/json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("number", ["1E+9999999999999999999", "1E-9999999999999999999"])
+def test_a_sum_decimal_cannot_hold_is_400(auth_client, app, number):
+    credit(app, "alice", "100")
+    body = '{"order": "2377225624", "sum": ' + number + "}"
+    response = auth_client.post("/api/user/balance/withdraw", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert auth_client.get("/api/user/balance").json == {"current": 100, "withdrawn": 0}
