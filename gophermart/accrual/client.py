@@ -105,6 +105,13 @@ class AccrualClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
+        # The environment's proxy, .netrc and CA bundle settings are read once: requests would
+        # read them again for every call, which cost a check more CPU than its request did.
+        environment = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies.update(environment["proxies"])
+        self.session.verify = environment["verify"]
+        self.session.auth = requests.utils.get_netrc_auth(self.base_url)
+        self.session.trust_env = False
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
