@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     register_error_handlers(app)
     register_shell_context(app)
     register_commands(app)
-    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]  # Flask's documented way to wrap middleware
+    # WSGI middleware wraps app.wsgi_app, as Flask documents (mypy sees a method assigned).
+    app.wsgi_app = GzipRequestMiddleware(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # The client address (throttles, logs) from X-Forwarded-For, as far as the proxies go.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]

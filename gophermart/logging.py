@@ -3,8 +3,9 @@ plain text for a terminal (LOG_FORMAT=text; `auto`, the default, picks text when
 terminal and JSON otherwise). Fields passed with `extra=` appear in both.
 
 Every line written while a request or a task runs carries its `request_id` (and a task's
-lines its `task_id`): the web's request log and the Celery signals set them in
-`log_context`, and a filter on the one handler adds them to each record."""
+lines its `task_id`): the web's request log and the Celery signals set the two context
+variables below (`log_context` does the same for other code, such as a `flask shell`
+session), and a filter on the one handler adds them to each record."""
 
 from __future__ import annotations
 

@@ -107,6 +107,8 @@ class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         sa.Index("ix_orders_user_uploaded", "user_id", sa.text("uploaded_at DESC"), sa.text("id DESC")),
+        # Pending orders by due time: the planner's way to the few due ones when most of a
+        # backlog is still in back-off (the claim below walks it in upload order otherwise).
         sa.Index(
             "ix_orders_pending_next_check",
             "next_check_at",
@@ -153,9 +155,8 @@ class Order(Model):
 
 
 # Orders by status, and parked ones, kept by triggers on orders (migration 0006) so a
-# scrape reads a few rows whatever the table's size; split over slots (order id modulo
-# ORDER_COUNT_SLOTS) so concurrent changes seldom wait on one row.
-ORDER_COUNT_SLOTS = 16
+# scrape reads a few rows whatever the table's size; split over slots (the order id modulo
+# the migration's SLOTS) so concurrent changes seldom wait on one row.
 PARKED = "parked"
 
 

@@ -38,7 +38,6 @@ def register_metrics(app: Flask) -> None:
     # Served apart (start_metrics_server): the API records requests but has no /metrics.
     path = None if app.config["SETTINGS"].metrics_address else "/metrics"
     if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
-        from prometheus_client import multiprocess
         from prometheus_client.exposition import choose_encoder
         from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 
@@ -51,9 +50,7 @@ def register_metrics(app: Flask) -> None:
                 # The exporter builds a fresh registry from the workers' files for every
                 # scrape, leaving out collectors registered on its own registry: the
                 # domain metrics are added to that fresh one here.
-                registry = CollectorRegistry()
-                multiprocess.MultiProcessCollector(registry)
-                registry.register(domain)
+                registry = deployment_registry(domain)
                 generate_latest, content_type = choose_encoder(accept_header)
                 exposed = registry.restricted_registry(names) if names else registry
                 return generate_latest(exposed).decode("utf-8"), content_type
@@ -64,6 +61,18 @@ def register_metrics(app: Flask) -> None:
             app, path=path, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart"
         )
         metrics.registry.register(domain)
+
+
+def deployment_registry(domain: DomainCollector) -> CollectorRegistry:
+    """The whole deployment's metrics: every gunicorn worker's HTTP metrics (shared through
+    the metrics folder, when there is one) and the domain ones."""
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
+        multiprocess.MultiProcessCollector(registry)
+    registry.register(domain)
+    return registry
 
 
 # A few dozen rows, whatever the number of orders (see OrderCount).
@@ -79,12 +88,7 @@ def start_metrics_server(app: Flask) -> None:
     address = app.config["SETTINGS"].metrics_address
     if not address:
         return
-    registry = CollectorRegistry()
-    if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
-        from prometheus_client import multiprocess
-
-        multiprocess.MultiProcessCollector(registry)
-    registry.register(DomainCollector(app))
+    registry = deployment_registry(DomainCollector(app))
 
     def forget_parent_connections() -> None:
         # A forked worker must never use, nor close, the master's database connections.

@@ -178,9 +178,3 @@ def test_the_scrape_reads_the_counts_not_the_orders(app, register):
         # No statement reads the orders table (nor one of its indexes); one reads the counts.
         assert not [plan for plan in plans if re.search(r" on orders\b|ix_orders|orders_pkey", plan)], plans
         assert [plan for plan in plans if "order_counts" in plan], plans
-
-
-def test_the_public_api_has_no_metrics_when_they_are_served_apart(app, tmp_path):
-    settings = test_settings(app.config["SETTINGS"].database_uri, tmp_path, metrics_address="127.0.0.1:0")
-    assert create_app(settings).test_client().get("/metrics").status_code == 404
-    assert app.test_client().get("/metrics").status_code == 200  # unset: served as before

@@ -3,6 +3,8 @@ public port, with the HTTP metrics of every worker and the domain ones."""
 
 import requests
 
+from gophermart import create_app
+from tests.support.database import test_settings
 from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
 from tests.support.scrape import metric
 
@@ -21,3 +23,9 @@ def test_metrics_are_served_apart_and_the_public_port_has_none(database_uri, tmp
         # The workers' request metrics, gathered by the master's listener.
         assert "gophermart_http_request_duration_seconds_count" in body
         assert 'status="404"' in body
+
+
+def test_the_public_api_has_no_metrics_when_they_are_served_apart(app, tmp_path):
+    settings = test_settings(app.config["SETTINGS"].database_uri, tmp_path, metrics_address="127.0.0.1:0")
+    assert create_app(settings).test_client().get("/metrics").status_code == 404
+    assert app.test_client().get("/metrics").status_code == 200  # unset: served as before
