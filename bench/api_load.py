@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,6 +40,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 # The endpoints measured, as the report names them.
 TRIVIAL = "trivial endpoint (ceiling)"
+FLOOR = "floor: bare Flask, signed token, one psycopg2 read"
 BALANCE = "GET /api/user/balance"
 ORDERS_10 = "GET /api/user/orders (10 orders)"
 ORDERS_1000 = "GET /api/user/orders (1000 orders)"
@@ -47,19 +51,29 @@ LOGIN = "POST /api/user/login"
 
 @contextmanager
 def servers(logs: Path):
-    """The service and the trivial server, both with the service's defaults (JSON request
-    logs at INFO included, written to a file)."""
+    """The service, the bare endpoint and the floor, all with the service's defaults (JSON
+    request logs at INFO included, written to a file), on a fresh database."""
     database = fresh_database(DB_NAME)
-    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9")
+    migrate(service_env(database, logs))
+    with servers_for(database, logs) as urls:
+        yield urls["api"], urls["trivial"], urls["floor"], database
+
+
+@contextmanager
+def servers_for(database: str, logs: Path, **settings: str):
+    """`gophermart web`, the bare endpoint and the floor on a migrated `database`, each under
+    the same gunicorn settings (the service's defaults, or `settings`); {name: base URL}."""
+    # One key for every server on the database: a token signed by one is good on the others.
+    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", SECRET_KEY="bench", **settings)
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
-    migrate(env)
-    web, trivial = free_port(), free_port()
+    ports = {"web": free_port(), "trivial": free_port(), "floor": free_port()}
     commands = {
-        "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web}"],
-        "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{trivial}"],
+        "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{ports['web']}"],
+        "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{ports['trivial']}"],
+        "floor": [sys.executable, str(ROOT / "bench" / "floor_server.py"), "-a", f"127.0.0.1:{ports['floor']}"],
     }
-    with started(commands, env, logs, ports={"web": web, "trivial": trivial}):
-        yield f"http://127.0.0.1:{web}", f"http://127.0.0.1:{trivial}", database
+    with started(commands, env, logs, ports=ports):
+        yield {"api" if name == "web" else name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
 
 def prepare(api: str, database: str) -> dict[str, str]:
@@ -101,16 +115,18 @@ def load_average() -> float:
 
 
 def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repeats: int = 1) -> dict:
-    """{endpoint: [row per concurrency]}. Concurrency by concurrency, the trivial endpoint
-    first, so each share of it compares runs made close together; each endpoint gets a
-    one-second warm-up that is not counted, then `repeats` runs of `seconds`, of which the
-    fastest is kept (the one other work on the machine disturbed least; all runs' rates are
-    kept in `runs_rps`)."""
+    """{endpoint: [row per concurrency]}. Concurrency by concurrency, and within it round by
+    round every endpoint in turn, the bare endpoint and the floor among them, so each share
+    compares runs made close together and other work on the machine hits all alike; each
+    endpoint gets a one-second warm-up that is not counted, then `repeats` runs of `seconds`,
+    whose medians are kept (rate, p50 and p99 each; all runs' rates in `runs_rps`)."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-api-"))
-    with servers(logs) as (api, trivial, database):
+    with servers(logs) as (api, trivial, floor, database):
         tokens = prepare(api, database)
+        floor_token = requests.get(f"{floor}/token/rich", timeout=10).text
         scenarios = {
             TRIVIAL: (trivial + "/", "get.lua", {}),
+            FLOOR: (f"{floor}/api/user/balance", "get.lua", {"TOKEN": floor_token}),
             BALANCE: (f"{api}/api/user/balance", "get.lua", {"TOKEN": tokens["rich"]}),
             ORDERS_10: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
             ORDERS_1000: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
@@ -124,18 +140,30 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repe
         }
         results = {name: [] for name in scenarios}
         for connections in concurrencies:
-            for name, (url, script, env) in scenarios.items():
+            runs: dict[str, list[dict]] = {name: [] for name in scenarios}
+            for url, script, env in scenarios.values():
                 wrk(url, connections, 1, script, **env)  # warm-up: connections, caches
-                runs = []
-                for _ in range(repeats):
-                    runs.append(wrk(url, connections, seconds, script, **env))
-                    runs[-1]["load_average"] = load_average()
-                row = max(runs, key=lambda run: run["rps"])
-                row["runs_rps"] = [run["rps"] for run in runs]
+            for _ in range(repeats):
+                for name, (url, script, env) in scenarios.items():
+                    runs[name].append(wrk(url, connections, seconds, script, **env))
+                    runs[name][-1]["load_average"] = load_average()
+                    time.sleep(0.5)
+            for name in scenarios:
+                row = median_row(runs[name])
                 progress(
                     f"  c={connections:<3d} {name:36s} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.1f} ms"
                     f"  p99 {row['p99_ms']:7.1f} ms  errors {row['errors']}  (load {row['load_average']:.1f})"
                 )
                 results[name].append(row)
-                time.sleep(0.5)
     return results
+
+
+def median_row(runs: list[dict]) -> dict:
+    """One row for several runs: the median of each figure; errors added up."""
+    row = dict(runs[-1])
+    for key in ("rps", "p50_ms", "p99_ms", "load_average"):
+        row[key] = statistics.median(run[key] for run in runs)
+    row["errors"] = sum(run["errors"] for run in runs)
+    row["socket_errors"] = next((run["socket_errors"] for run in runs if run["socket_errors"]), None)
+    row["runs_rps"] = [run["rps"] for run in runs]
+    return row

@@ -116,6 +116,8 @@ def choice(*allowed: str):
 log_level = choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 log_format = choice("auto", "json", "text")  # auto: text on a terminal, JSON otherwise
 password_hash_cost = choice("standard", "low")
+# sync: one request at a time per process, behind a buffering proxy; gthread: threads, keep-alive.
+web_worker_class = choice("sync", "gthread")
 
 
 def boolean(value: str) -> bool:
@@ -159,6 +161,7 @@ class Settings:
     log_format: str = _setting("LOG_FORMAT", log_format, "auto")
     web_workers: int = _setting("WEB_WORKERS", positive_int, 4)
     web_threads: int = _setting("WEB_THREADS", positive_int, 4)
+    web_worker_class: str = _setting("WEB_WORKER_CLASS", web_worker_class, "gthread")
     worker_concurrency: int = _setting("WORKER_CONCURRENCY", positive_int, 4)
     db_pool_size: int = _setting("DB_POOL_SIZE", positive_int, 10)
     max_body_bytes: int = _setting("MAX_BODY_BYTES", positive_int, 64 * 1024)

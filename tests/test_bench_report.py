@@ -77,3 +77,51 @@ def test_the_report_has_a_data_section_once_the_data_part_ran():
     results = saved_results()
     assert "## Cost and the size of the data" not in bench.report({k: v for k, v in results.items() if k != "data"})
     assert "## Cost and the size of the data" in bench.report({**results, "data": data_figures(14.0)})
+
+
+def with_rates(rates: dict[str, float], p99_ms: dict[str, float] | None = None) -> dict:
+    """The saved API figures with the rate (and p99) at 32 connections of each endpoint named."""
+    api = saved_results()["api"]
+    for name, rps in rates.items():
+        rows = api["endpoints"].setdefault(name, [{**api["endpoints"][bench.TRIVIAL][0], "connections": 32}])
+        [at_32] = [row for row in rows if row["connections"] == 32]
+        at_32["rps"] = rps
+        at_32["p99_ms"] = (p99_ms or {}).get(name, at_32["p99_ms"])
+    return api
+
+
+def test_shares_are_of_the_bare_endpoint_with_the_floor_measured_beside_them():
+    api = with_rates(
+        {
+            bench.TRIVIAL: 1000.0,
+            bench.FLOOR: 500.0,
+            bench.BALANCE: 460.0,
+            bench.ORDERS_10: 340.0,
+            bench.POST_ORDERS: 250.0,
+        },
+        p99_ms={bench.BALANCE: 49.0, bench.FLOOR: 20.0},
+    )
+    judged = {target: (measured, met) for target, measured, met in bench.targets(api, None)}
+    assert judged["GET balance ≥ 0.45 of the bare endpoint's throughput at 32 connections"] == (
+        "0.46 (floor 0.50)",
+        True,
+    )
+    assert judged["GET orders (10 orders) ≥ 0.35 of the bare endpoint's throughput at 32 connections"] == (
+        "0.34 (floor 0.50)",
+        False,
+    )
+    assert judged["POST orders ≥ 0.25 of the bare endpoint's throughput at 32 connections"] == (
+        "0.25 (floor 0.50)",
+        True,
+    )
+    assert judged[P99_AT_32] == ("49.0 ms (floor 20.0 ms)", True)
+    # The floor is a row of the throughput table too, as a share of the same bare endpoint.
+    table = "\n".join(bench.api_section(api))
+    assert any(line.startswith(f"| {bench.FLOOR} |") and "500 (0.50)" in line for line in table.splitlines())
+
+
+def test_without_the_floor_the_shares_are_still_judged():
+    api = with_rates({bench.TRIVIAL: 1000.0, bench.BALANCE: 300.0})
+    api["endpoints"].pop(bench.FLOOR, None)
+    judged = {target: (measured, met) for target, measured, met in bench.targets(api, None)}
+    assert judged["GET balance ≥ 0.45 of the bare endpoint's throughput at 32 connections"] == ("0.30", False)

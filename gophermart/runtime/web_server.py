@@ -32,8 +32,9 @@ def gunicorn_options(settings: Settings) -> dict:
     return {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": settings.web_workers,
-        "worker_class": "gthread",
-        "threads": settings.web_threads,
+        "worker_class": settings.web_worker_class,
+        # gunicorn turns a sync worker with more than one thread into gthread.
+        "threads": settings.web_threads if settings.web_worker_class == "gthread" else 1,
         "graceful_timeout": 5,
         "timeout": 30,
         "keepalive": 5,
