@@ -66,10 +66,6 @@ _CHARGE = (
 _BALANCE = sa.select(USERS.current, USERS.withdrawn).where(USERS.id == sa.bindparam("user_id"))
 
 
-class CreditRefused(Exception):
-    """The credit would take the balance past what its column holds: nothing was written."""
-
-
 def withdraw(user_id: int, order_number: str, amount: Decimal) -> None:
     """Pay for a new order with points: 200 on success or identical repeat, else 409/402.
 
@@ -126,6 +122,10 @@ def list_withdrawals(user_id: int) -> list[Withdrawal]:
             .order_by(Withdrawal.processed_at.desc(), Withdrawal.id.desc())
         ).scalars()
     )
+
+
+class CreditRefused(Exception):
+    """The credit would take the balance past what its column holds: nothing was written."""
 
 
 # Made once, like _CHARGE: a worker runs them for every final answer.
