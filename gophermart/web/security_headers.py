@@ -37,7 +37,6 @@ _NAMES = frozenset(name.lower() for name, _ in [*API_HEADERS, HSTS])
 
 def with_docs_page_headers(response: Response) -> Response:
     """The API page's policy on a response of the page or one of its assets (its views only)."""
-    response.headers["Content-Security-Policy"] = DOCS_CSP
     for name, value in DOCS_HEADERS:
         response.headers.setdefault(name, value)
     return response
