@@ -52,7 +52,10 @@ class Demo:
         self.show(
             self.http.post(f"{self.accrual}/api/goods", json={"match": brand, "reward": 5, "reward_type": "%"}), 200
         )
-        order = {"order": number, "goods": [{"description": f"TV {brand} 4K", "price": 14599.50}]}
+        order: dict[str, str | list[dict[str, str | float]]] = {
+            "order": number,
+            "goods": [{"description": f"TV {brand} 4K", "price": 14599.50}],
+        }
         self.show(self.http.post(f"{self.accrual}/api/orders", json=order), 202)
 
         self.step(f"Hand in order {number}")

@@ -8,10 +8,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def cited_tests(text: str) -> list[tuple[str, str]]:
     """(file, test) for each `tests/x.py::test_y` and each `::test_z` that follows one."""
-    cited, current = [], None
+    cited: list[tuple[str, str]] = []
+    current: str | None = None
     for path, name in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", text):
         current = path or current
         if name:
+            assert current is not None, f"`::{name}` follows no `tests/x.py` citation"
             cited.append((current, name))
     return cited
 

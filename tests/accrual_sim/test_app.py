@@ -12,11 +12,11 @@ from accrual_sim.settings import SimConfig
 
 @pytest.fixture
 def sim(clock):
-    sleeps = []
+    sleeps: list[float] = []
     engine = Engine(SimConfig(calc_seconds=3.0), clock=clock)
     app = create_app(engine=engine, sleep=sleeps.append)
     client = app.test_client()
-    client.sleeps = sleeps
+    client.sleeps = sleeps  # type: ignore[attr-defined]  # the tests read the pauses off the client they get
     return client
 
 

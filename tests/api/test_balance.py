@@ -172,6 +172,6 @@ def test_ledger_invariant_holds_in_the_database(auth_client, app):
     withdraw(auth_client, order="12345678903", amount=Decimal("0.15"))
     with app.app_context():
         user = db.session.execute(db.select(User)).scalar_one()
-        withdrawn = db.session.execute(db.select(db.func.sum(Withdrawal.sum))).scalar()
+        withdrawn = db.session.execute(db.select(db.func.sum(Withdrawal.sum))).scalar_one()
         assert user.current == Decimal("300.25") - withdrawn == Decimal("200.00")
         assert user.withdrawn == withdrawn

@@ -83,8 +83,8 @@ def test_parallel_credits_and_withdrawals_keep_the_ledger_exact(live_web, live_u
     fire_together(40, act)
     with app.app_context():
         user = db.session.execute(db.select(User).filter_by(login="ledger")).scalar_one()
-        credited = db.session.execute(db.select(db.func.sum(Order.accrual))).scalar()
-        withdrawn = db.session.execute(db.select(db.func.coalesce(db.func.sum(Withdrawal.sum), 0))).scalar()
+        credited = db.session.execute(db.select(db.func.sum(Order.accrual))).scalar_one()
+        withdrawn = db.session.execute(db.select(db.func.coalesce(db.func.sum(Withdrawal.sum), 0))).scalar_one()
         assert user.current == credited - withdrawn >= 0
         assert user.withdrawn == withdrawn
         assert credited == Decimal("50") + 20 * Decimal("1.25")

@@ -75,6 +75,7 @@ def test_database_json_is_byte_for_byte_the_presenters(auth_client, app):
     store_orders(app, user_id, EDGE_ORDERS, numbers)
     from_database, from_python = both_renderings(app, user_id)
     assert from_database == from_python
+    assert from_database is not None
     assert '"accrual":0.1,' in from_database and '"accrual":1000000,' in from_database
     assert '"uploaded_at":"2026-06-29T22:30:00+00:00"' in from_database  # converted to UTC
 

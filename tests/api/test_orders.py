@@ -15,7 +15,7 @@ from tests.support.factories import luhn_number
 
 def order_count(app) -> int:
     with app.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(Order)).scalar()
+        return db.session.execute(db.select(db.func.count()).select_from(Order)).scalar_one()
 
 
 def test_new_number_is_202_then_200_for_the_same_user(auth_client):

@@ -3,10 +3,11 @@ transaction (no BEGIN, no COMMIT round trips), and never splits one that is open
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from gophermart.database import run_alone
 from gophermart.extensions import db
-from gophermart.models import USERS, User
+from gophermart.models import USERS, User, users_table
 from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetch_one
 
 
@@ -14,7 +15,7 @@ from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetc
 def user_id(app):
     with app.app_context():
         user_id = db.session.execute(
-            sa.insert(User.__table__).values(login="solo", password_hash="x").returning(USERS.id)
+            sa.insert(users_table).values(login="solo", password_hash="x").returning(USERS.id)
         ).scalar_one()
         db.session.commit()
         return user_id
@@ -29,11 +30,13 @@ def auth_version(database_uri: str, user_id: int) -> int:
 
 
 def bump(user_id: int):
-    return sa.update(User.__table__).where(USERS.id == user_id).values(auth_version=USERS.auth_version + 1)
+    return sa.update(users_table).where(USERS.id == user_id).values(auth_version=USERS.auth_version + 1)
 
 
-def driver_connection():
-    return db.session.connection().connection.dbapi_connection
+def driver_connection() -> DBAPIConnection:
+    conn = db.session.connection().connection.dbapi_connection
+    assert conn is not None  # the session's connection is checked out
+    return conn
 
 
 def test_a_change_alone_is_committed_by_itself_and_leaves_no_transaction(app, user_id, database_uri):
@@ -76,7 +79,7 @@ def test_a_select_alone_returns_its_rows(app, user_id):
 
 def test_a_failed_statement_alone_leaves_the_connection_usable(app, user_id):
     with app.app_context():
-        duplicate = sa.insert(User.__table__).values(login="solo", password_hash="y")
+        duplicate = sa.insert(users_table).values(login="solo", password_hash="y")
         with pytest.raises(sa.exc.IntegrityError):
             run_alone(duplicate)
         assert driver_connection().autocommit is False
@@ -86,7 +89,7 @@ def test_a_failed_statement_alone_leaves_the_connection_usable(app, user_id):
 
 def test_a_connection_lost_under_it_is_discarded_not_pooled_in_autocommit(app, user_id):
     with app.app_context():
-        pid = db.session.connection().connection.dbapi_connection.info.backend_pid  # checked out
+        pid = driver_connection().info.backend_pid  # checked out
         with connected(ADMIN_URI, autocommit=True) as admin:
             assert fetch_one(admin, "SELECT pg_terminate_backend(%s)", (pid,)) == (True,)
         with pytest.raises(sa.exc.OperationalError):

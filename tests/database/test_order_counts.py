@@ -3,7 +3,9 @@ transition, under concurrent hand-ins, on PostgreSQL and on the embedded SQLite 
 a metrics scrape that never reads the orders table."""
 
 import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
@@ -35,7 +37,7 @@ def kept_counts() -> dict[str, int]:
 def true_counts() -> dict[str, int]:
     """In an app context: counted the slow way, from the orders themselves."""
     by_status = dict(db.session.execute(sa.select(Order.status, sa.func.count()).group_by(Order.status)).all())
-    parked = db.session.execute(sa.select(sa.func.count()).where(Order.parked_at.is_not(None))).scalar()
+    parked = db.session.execute(sa.select(sa.func.count()).where(Order.parked_at.is_not(None))).scalar_one()
     db.session.rollback()
     return {**{s.value: by_status.get(s, 0) for s in OrderStatus}, PARKED: parked}
 
@@ -157,7 +159,7 @@ def test_the_scrape_reads_the_counts_not_the_orders(app, register):
         user_id = user_id_of("scraped")
         for i in range(3):
             submit_order(user_id, luhn_number(9000 + i))
-        statements: list[tuple[str, object]] = []
+        statements: list[tuple[str, Mapping[str, Any] | Sequence[Any] | None]] = []
 
         def record(_conn, _cursor, statement, parameters, _context, _many):
             statements.append((statement, parameters))

@@ -168,7 +168,9 @@ def run_under_load_and_stop(process, port, postgres):
                 "SELECT order_number FROM withdrawals w JOIN users u ON u.id = w.user_id WHERE u.login = 'sigterm'",
             )
         }
-        current, withdrawn = fetch_one(conn, "SELECT current, withdrawn FROM users WHERE login = 'sigterm'")
+        row = fetch_one(conn, "SELECT current, withdrawn FROM users WHERE login = 'sigterm'")
+        assert row is not None
+        current, withdrawn = row
     # Every 200 was committed, and every committed withdrawal got its answer: no request the
     # server had taken was dropped (a request refused or cut before it was read is in neither).
     assert {number for number, _ in answers} == recorded

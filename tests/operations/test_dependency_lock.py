@@ -19,7 +19,7 @@ POSTGRESQL_DRIVERS = {"psycopg", "psycopg-binary", "psycopg2", "psycopg2-binary"
 
 
 def locked() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in LOCK.read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue

@@ -235,7 +235,7 @@ def test_the_celery_app_module_exposes_a_celery_app(tmp_path):
 
 
 def distinct_help_commands() -> list[list[str]]:
-    helps = set()
+    helps: set[tuple[str, ...]] = set()
     for argv in all_commands().values():
         if argv[0] == "celery":
             helps.add(("celery", "-A", "celery_worker", argv[3], "--help"))
@@ -276,11 +276,12 @@ def test_accrual_sets_only_settings_the_simulator_reads():
 
 
 def test_gophermart_environment_is_valid_and_points_at_the_stack():
-    expected = None
+    expected: dict[str, str] | None = None
     for name in GOPHERMART_SERVICES:
         env = environment_of(services()[name])
         expected = expected or env
         assert env == expected, f"{name} does not share the common environment"
+    assert expected is not None
     resolved = {k: interpolated(v) for k, v in expected.items()}
     settings = load_settings(argv=[], environ=resolved)  # every value passes its check
     assert urlsplit(settings.database_uri).hostname == "postgres"

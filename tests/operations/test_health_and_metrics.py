@@ -35,6 +35,7 @@ def test_readyz_is_503_when_the_broker_is_unreachable(app, tmp_path):
     response = create_app(settings, RATELIMIT_STORAGE_URI="memory://").test_client().get("/readyz")
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"
+    assert response.json is not None
     assert "broker" in response.json["detail"]
 
 

@@ -93,4 +93,4 @@ def test_settings(database_uri: str, instance_dir: Path, **overrides) -> Setting
     )
 
 
-test_settings.__test__ = False  # a helper, not a test
+test_settings.__test__ = False  # type: ignore[attr-defined]  # pytest reads it off the function: a helper, not a test

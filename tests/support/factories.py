@@ -42,8 +42,8 @@ def credit(app, login: str, amount: Decimal | str, number: str | None = None) ->
 
 def order_and_balance(app, order_id):
     with app.app_context():
-        order = db.session.get(Order, order_id)
-        user = db.session.get(User, order.user_id)
+        order = db.session.get_one(Order, order_id)
+        user = db.session.get_one(User, order.user_id)
         return order.status, order.accrual, user.current
 
 

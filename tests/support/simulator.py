@@ -178,12 +178,14 @@ def new_order_number() -> str:
     return with_check_digit(str(next(_numbers)))
 
 
-def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
+def register_at_simulator(sim, number: str, goods: list[dict] | None = None, mechanics: Sequence[dict] = ()) -> None:
     """A purchase the accrual system will calculate: its mechanics first, then the order."""
     register_purchases(sim, [number], goods, mechanics)
 
 
-def register_purchases(sim, numbers: list[str], goods: list[dict] | None = None, mechanics: list[dict] = ()) -> None:
+def register_purchases(
+    sim, numbers: list[str], goods: list[dict] | None = None, mechanics: Sequence[dict] = ()
+) -> None:
     """Purchases of the same goods, one per order number; the mechanics first, once."""
     for mechanic in mechanics:
         assert sim.post("/api/goods", json=mechanic).status_code in (200, 409)

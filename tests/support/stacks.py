@@ -103,7 +103,8 @@ class PrivateRedis:
     queued message, and the service must not lose an order for it."""
 
     def __init__(self, port: int, folder: Path):
-        self.port, self.folder, self.process = port, folder, None
+        self.port, self.folder = port, folder
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -141,6 +142,7 @@ class PrivateRedis:
         """With `subscribers_first`, Redis drops its subscriber connections (Celery's
         broadcast and event channels) and then shuts down at once: a worker finds out
         through a subscriber while its queue read is still pending and Redis already gone."""
+        assert self.process is not None, "private Redis not started"
         if subscribers_first:
             with socket.create_connection(("127.0.0.1", self.port)) as conn:
                 conn.sendall(b"CLIENT KILL TYPE pubsub\r\nSHUTDOWN NOSAVE\r\n")

@@ -45,7 +45,9 @@ def simulate(calc: float, per_second: float, seconds: float, start: float):
     estimates seen by the last half of the uploads, and the share of first requests that
     came too early."""
     estimate, stepped_at = start, 0.0
-    events, seen, early, first_checks = [], [], 0, 0
+    events: list[tuple[float, str, float]] = []
+    seen: list[float] = []
+    early, first_checks = 0, 0
     for i in range(int(seconds * per_second)):
         uploaded = i / per_second
         heapq.heappush(events, (uploaded, "upload", uploaded))

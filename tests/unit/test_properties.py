@@ -70,7 +70,7 @@ def test_ledger_invariant_for_any_interleaving(app, ops):
     """current = credits − withdrawals ≥ 0 and withdrawn = Σ withdrawals, whatever the order;
     a withdrawal fails exactly when the balance is short."""
     with app.app_context():
-        user = User(login=f"prop-{User.query.count()}-{id(ops)}", password_hash="x")
+        user = User(login=f"prop-{db.session.query(User).count()}-{id(ops)}", password_hash="x")
         db.session.add(user)
         db.session.commit()
         credited = withdrawn = Decimal(0)
@@ -90,6 +90,6 @@ def test_ledger_invariant_for_any_interleaving(app, ops):
                 except InsufficientFunds:
                     assert short
             db.session.expire_all()
-            balance = ledger.get_balance(db.session.get(User, user.id))
+            balance = ledger.get_balance(db.session.get_one(User, user.id))
             assert balance.current == credited - withdrawn >= 0
             assert balance.withdrawn == withdrawn
