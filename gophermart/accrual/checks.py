@@ -108,13 +108,16 @@ def quick_retrying() -> Retrying:
     )
 
 
-def ask(number: str, client: AccrualClient, gate: AccrualGate) -> tuple[Outcome | Deferred, int]:
-    """One check: every attempt passes the gate first. Returns the outcome and requests sent."""
+def ask(number: str, client: AccrualClient, gate: AccrualGate, clear: bool = False) -> tuple[Outcome | Deferred, int]:
+    """One check: every attempt passes the gate first. Returns the outcome and requests sent.
+    `clear`: the gate's state, read just before, showed neither a pause nor a pace, so the
+    first attempt's pass is that reading (acquiring would change nothing, at a round trip)."""
     sent = 0
+    passed = clear
 
     def attempt() -> Outcome | Deferred:
-        nonlocal sent
-        wait = gate.acquire()
+        nonlocal sent, passed
+        wait, passed = (0.0 if passed else gate.acquire()), False
         while 0 < wait <= MAX_INLINE_WAIT:
             # The next paced slot is near: waiting for it beats a round trip through the
             # sweep, and holds the worker for under a second.
@@ -217,7 +220,7 @@ def run_check(
         # Asking before the calculation is likely done wastes a request.
         _reschedule(claim, claim.status, due_age - age, 0, direct)
         return Checked.TOO_YOUNG
-    outcome, sent = ask(claim.number, client, gate)
+    outcome, sent = ask(claim.number, client, gate, clear=not state.constrained)
     estimate = _learn_calculation_time(gate, claim, age, outcome, state.calc_estimate)
     new_status = order_status_for(outcome, claim.status)
     if new_status in FINAL_STATUSES:

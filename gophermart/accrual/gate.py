@@ -193,6 +193,34 @@ return {tostring(now), redis.call('GET', KEYS[1]) or '0', tostring(rate), tostri
 """
 )
 
+# next_estimate, in Lua: one round trip, atomic (concurrent answers cannot lose each other),
+# instead of a WATCH-ed read and write. KEYS: the estimate, when it was last lowered;
+# ARGV: age, pending, probe (1 or 0), then the policy's constants.
+_OBSERVE = (
+    _NOW
+    + """
+local current = tonumber(redis.call('GET', KEYS[1]) or ARGV[4])
+local lowered = redis.call('GET', KEYS[2])
+local stepped_at = lowered and tonumber(lowered) or now  -- now itself: tostring would round it
+local age = tonumber(ARGV[1])
+local estimate
+if ARGV[2] == '1' then
+  estimate = math.max(current, age * tonumber(ARGV[5]))
+else
+  if ARGV[3] == '1' then
+    local elapsed = math.min(tonumber(ARGV[7]), math.max(0, now - stepped_at))
+    current = current * (1 - tonumber(ARGV[6])) ^ elapsed
+    stepped_at = now
+  end
+  estimate = math.min(current, age)
+end
+estimate = math.min(tonumber(ARGV[9]), math.max(tonumber(ARGV[8]), estimate))
+redis.call('SET', KEYS[1], string.format('%.17g', estimate))
+redis.call('SET', KEYS[2], string.format('%.17g', stepped_at))
+return string.format('%.17g', estimate)
+"""
+)
+
 
 class RedisGate:
     PREFIX = "gophermart:accrual:"
@@ -213,6 +241,7 @@ class RedisGate:
         self._pause = client.register_script(_PAUSE)
         self._set_limit = client.register_script(_SET_LIMIT)
         self._state = client.register_script(_STATE)
+        self._observe = client.register_script(_OBSERVE)
 
     def _pacing_args(self) -> list[float]:
         return [BURST, RELAX_AFTER, RELAX_STEP, RELAX_STEPS]
@@ -237,24 +266,9 @@ class RedisGate:
         )
 
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
-        def learn(pipe) -> float:
-            current, stepped_at = pipe.mget(self.estimate_key, self.stepped_key)
-            now = time.time()
-            estimate, stepped_at = next_estimate(
-                float(current) if current else DEFAULT_CALC_ESTIMATE,
-                float(stepped_at) if stepped_at else now,
-                now,
-                age,
-                pending,
-                probe,
-            )
-            pipe.multi()
-            pipe.mset({self.estimate_key: estimate, self.stepped_key: stepped_at})
-            return estimate
-
-        # WATCH-ed: an answer learnt by another worker in between makes this one start over,
-        # so neither is lost.
-        return self.redis.transaction(learn, self.estimate_key, self.stepped_key, value_from_callable=True)
+        policy = [DEFAULT_CALC_ESTIMATE, RAISE, LOWER_PER_SECOND, LOWER_SECONDS_PER_ANSWER]
+        args = [age, int(pending), int(probe), *policy, MIN_CALC_ESTIMATE, MAX_CALC_ESTIMATE]
+        return float(self._observe(keys=[self.estimate_key, self.stepped_key], args=args))
 
     def count_call(self, outcome: str) -> None:
         self.redis.hincrby(self.calls_key, outcome, 1)
