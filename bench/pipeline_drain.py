@@ -44,6 +44,7 @@ from common import GOPHERMART, connected, fresh_database, luhn, machine, migrate
 
 from tests.support.processes import free_port
 
+HERE = Path(__file__).resolve().parent
 DB_NAME = os.environ.get("BENCH_PIPELINE_DATABASE", "gophermart_bench")
 ROLES = ("web", "worker", "beat")  # the service's processes; the simulator is the outside world
 FINAL = "SELECT number FROM orders WHERE status IN ('PROCESSED', 'INVALID')"
@@ -110,7 +111,10 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
             "--log-level",
             "WARNING",
         ],
-        "worker": [*GOPHERMART, "worker"],
+        # BENCH_PROFILE_DIR: the worker runs under cProfile, its profiles written there.
+        "worker": [sys.executable, str(HERE / "profile_worker.py"), "worker"]
+        if os.environ.get("BENCH_PROFILE_DIR")
+        else [*GOPHERMART, "worker"],
         "beat": [*GOPHERMART, "beat"],
         "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{web_port}"],
     }
