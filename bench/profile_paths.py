@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import REDIS_URL, fresh_database, luhn, prepare_users
 
-DB_NAME = "gophermart_bench_profile"
+DB_NAME = os.environ.get("BENCH_PROFILE_DATABASE", "gophermart_bench_profile")
 
 
 def make_app():
