@@ -9,14 +9,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from celery import Celery, Task, signals
 from flask import Flask
 from kombu import Queue
 
 from config import Settings
 from gophermart.accrual import redis_transport  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
+from gophermart.accrual.checks import LEASE_SECONDS
 from gophermart.accrual.queueing import QUEUE, REQUEST_ID_HEADER
 from gophermart.accrual.sweep_schedule import SWEEP_TASK, SweepSchedule
+from gophermart.extensions import db
 from gophermart.logging import configure_logging
 from gophermart.logging import request_id as current_request_id
 from gophermart.logging import task_id as current_task_id
@@ -67,7 +70,9 @@ def celery_config(settings: Settings) -> dict:
         "task_reject_on_worker_lost": True,
         # One message reserved per process: a killed worker strands at most that many.
         "worker_prefetch_multiplier": 1,
-        # A stuck HTTP call or query must not hold a worker slot forever.
+        # A stuck HTTP call or query must not hold a worker slot forever. Only a prefork pool
+        # enforces these; the service's threads pool cannot, and relies on the accrual client's
+        # timeouts, Redis' socket timeouts and the worker's statement timeout (bound_statements).
         "task_soft_time_limit": 45,
         "task_time_limit": 60,
         # Keep reconnecting to the broker forever instead of exiting after 100 tries.
@@ -114,9 +119,30 @@ def init_celery(app: Flask) -> Celery:
     signals.task_prerun.connect(_enter_task_log_context, weak=False, dispatch_uid="gophermart-log-context")
     signals.task_postrun.connect(_leave_task_log_context, weak=False, dispatch_uid="gophermart-log-context")
 
+    @signals.worker_init.connect(weak=False)
+    def limit_the_workers_statements(**_kwargs) -> None:
+        with app.app_context():
+            bound_statements(db.engine)
+
     import gophermart.accrual.tasks  # noqa: F401  (registers the tasks)
 
     return celery
+
+
+def bound_statements(engine: sa.Engine) -> None:
+    """PostgreSQL cancels a worker's statement that runs longer than a check's lease: no pool
+    time limit stops a thread stuck in one, and by then the sweep has given the order to
+    another check anyway."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _statement_timeout(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {int(LEASE_SECONDS * 1000)}")
+        dbapi_connection.commit()
+
+    engine.dispose()  # connections opened before (there are none at start, normally) go
 
 
 def _enter_task_log_context(task_id: str | None = None, task: Task | None = None, **_kwargs) -> None:
