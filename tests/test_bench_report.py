@@ -125,3 +125,32 @@ def test_without_the_floor_the_shares_are_still_judged():
     api["endpoints"].pop(bench.FLOOR, None)
     judged = {target: (measured, met) for target, measured, met in bench.targets(api, None)}
     assert judged["GET balance ≥ 0.45 of the bare endpoint's throughput at 32 connections"] == ("0.30", False)
+
+
+CPU = (
+    "Unlimited simulator, orders all handed in at once: the service's CPU (web, worker, beat)"
+    " ≤ 7 ms per order from hand-in to final"
+)
+ONE_REQUEST = "Unlimited simulator, orders all handed in at once: one accrual request per order"
+
+
+def with_burst(cpu_ms: float, requests: float) -> dict:
+    results = saved_results()
+    burst = results["pipeline"]["unlimited"]
+    burst["cpu_ms_per_order"], burst["requests_per_order"] = cpu_ms, requests
+    burst["cpu_seconds"] = {
+        "web": {"main": 0.0, "children": cpu_ms * burst["orders"] / 2000},
+        "worker": {"main": cpu_ms * burst["orders"] / 2000, "children": 0.0},
+        "beat": {"main": 0.0, "children": 0.0},
+    }
+    return results
+
+
+def test_the_service_cpu_per_order_is_reported_and_judged_with_one_request_per_order():
+    judged = {target: met for target, _, met in bench.targets(None, with_burst(6.9, 1.0)["pipeline"])}
+    assert judged[CPU] is True and judged[ONE_REQUEST] is True
+    judged = {target: met for target, _, met in bench.targets(None, with_burst(7.1, 1.02)["pipeline"])}
+    assert judged[CPU] is False and judged[ONE_REQUEST] is False
+    text = bench.report(with_burst(6.9, 1.0))
+    # Each role's share per order, and the total, for the burst.
+    assert "| unlimited | 3.45 ms | 3.45 ms | 0.00 ms | 6.90 ms |" in text
