@@ -137,6 +137,8 @@ def _parse_answer(content: bytes, number: str) -> Outcome:
         body = simplejson.loads(content, use_decimal=True, allow_nan=False)
     except (ValueError, RecursionError):
         return ContractViolation("the body is not JSON")
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond what Decimal holds
+        return ContractViolation("a number in the body is out of range")
     if not isinstance(body, dict):
         return ContractViolation(f"the body is not a JSON object: {_shown(body)}")
     if body.get("order") != number:

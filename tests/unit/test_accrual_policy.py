@@ -75,6 +75,14 @@ def test_answers_map_to_outcomes_with_exact_decimals(body, expected):
         (b"", "the body is not JSON"),
         (b"not json", "the body is not JSON"),
         (b'{"order": "1", "status": "PROCESSED", "accrual": NaN}', "the body is not JSON"),
+        (
+            b'{"order": "1", "status": "PROCESSED", "accrual": 1E+9999999999999999999}',
+            "a number in the body is out of range",
+        ),
+        (
+            b'{"order": "1", "status": "PROCESSED", "accrual": 1E-9999999999999999999}',
+            "a number in the body is out of range",
+        ),
         (b"[]", "the body is not a JSON object: []"),
         (b'{"order": "1", "status": "WHAT"}', "unknown status 'WHAT'"),
         (b'{"order": "1"}', "unknown status None"),
