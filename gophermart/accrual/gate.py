@@ -94,7 +94,7 @@ class GateState:
 
 
 def next_estimate(
-    current: float, stepped_at: float, now: float, age: float, pending: bool, probe: bool
+    current: float, lowered_at: float, now: float, age: float, pending: bool, probe: bool
 ) -> tuple[float, float]:
     """The calculation time to expect, and when it was last lowered, after one answer.
 
@@ -108,11 +108,11 @@ def next_estimate(
         estimate = max(current, age * RAISE)
     else:
         if probe:
-            elapsed = min(LOWER_SECONDS_PER_ANSWER, max(0.0, now - stepped_at))
+            elapsed = min(LOWER_SECONDS_PER_ANSWER, max(0.0, now - lowered_at))
             current *= (1 - LOWER_PER_SECOND) ** elapsed
-            stepped_at = now
+            lowered_at = now
         estimate = min(current, age)
-    return min(MAX_CALC_ESTIMATE, max(MIN_CALC_ESTIMATE, estimate)), stepped_at
+    return min(MAX_CALC_ESTIMATE, max(MIN_CALC_ESTIMATE, estimate)), lowered_at
 
 
 # --- Redis -------------------------------------------------------------------------------
@@ -200,23 +200,23 @@ _OBSERVE = (
     _NOW
     + """
 local current = tonumber(redis.call('GET', KEYS[1]) or ARGV[4])
-local lowered = redis.call('GET', KEYS[2])
-local stepped_at = lowered and tonumber(lowered) or now  -- now itself: tostring would round it
+local stored = redis.call('GET', KEYS[2])
+local lowered_at = stored and tonumber(stored) or now  -- now itself: tostring would round it
 local age = tonumber(ARGV[1])
 local estimate
 if ARGV[2] == '1' then
   estimate = math.max(current, age * tonumber(ARGV[5]))
 else
   if ARGV[3] == '1' then
-    local elapsed = math.min(tonumber(ARGV[7]), math.max(0, now - stepped_at))
+    local elapsed = math.min(tonumber(ARGV[7]), math.max(0, now - lowered_at))
     current = current * (1 - tonumber(ARGV[6])) ^ elapsed
-    stepped_at = now
+    lowered_at = now
   end
   estimate = math.min(current, age)
 end
 estimate = math.min(tonumber(ARGV[9]), math.max(tonumber(ARGV[8]), estimate))
 redis.call('SET', KEYS[1], string.format('%.17g', estimate))
-redis.call('SET', KEYS[2], string.format('%.17g', stepped_at))
+redis.call('SET', KEYS[2], string.format('%.17g', lowered_at))
 return string.format('%.17g', estimate)
 """
 )
@@ -235,7 +235,7 @@ class RedisGate:
         self.pause_keys = [pause_until, bucket, rate_set_at]
         self.limit_keys = [rate, rate_set_at]
         self.estimate_key = calc_estimate
-        self.stepped_key = self.PREFIX + "calc_estimate_lowered_at"
+        self.lowered_at_key = self.PREFIX + "calc_estimate_lowered_at"
         self.calls_key = self.PREFIX + "calls"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
@@ -268,7 +268,7 @@ class RedisGate:
     def observe_calculation(self, age: float, pending: bool, probe: bool) -> float:
         policy = [DEFAULT_CALC_ESTIMATE, RAISE, LOWER_PER_SECOND, LOWER_SECONDS_PER_ANSWER]
         args = [age, int(pending), int(probe), *policy, MIN_CALC_ESTIMATE, MAX_CALC_ESTIMATE]
-        return float(self._observe(keys=[self.estimate_key, self.stepped_key], args=args))
+        return float(self._observe(keys=[self.estimate_key, self.lowered_at_key], args=args))
 
     def count_call(self, outcome: str) -> None:
         self.redis.hincrby(self.calls_key, outcome, 1)
@@ -367,15 +367,15 @@ class DatabaseGate:
         while True:
             now = self.clock()
             with self.engine.begin() as conn:
-                current, stepped_at = conn.execute(
+                current, read_lowered_at = conn.execute(
                     sa.select(g.calc_estimate, g.calc_estimate_lowered_at).where(g.id == 1)
                 ).one()
-                estimate, lowered_at = next_estimate(current, stepped_at or now, now, age, pending, probe)
+                estimate, lowered_at = next_estimate(current, read_lowered_at or now, now, age, pending, probe)
                 # Only if unchanged since it was read; else another worker's answer came in
                 # between, and this one starts over so that neither is lost.
                 if conn.execute(
                     gate_table.update()
-                    .where(g.id == 1, g.calc_estimate == current, g.calc_estimate_lowered_at == stepped_at)
+                    .where(g.id == 1, g.calc_estimate == current, g.calc_estimate_lowered_at == read_lowered_at)
                     .values(calc_estimate=estimate, calc_estimate_lowered_at=lowered_at)
                 ).rowcount:
                     return estimate

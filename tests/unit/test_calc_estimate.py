@@ -44,7 +44,7 @@ def simulate(calc: float, per_second: float, seconds: float, start: float):
     since, and, if still pending, checked again when the raised estimate says. Returns the
     estimates seen by the last half of the uploads, and the share of first requests that
     came too early."""
-    estimate, stepped_at = start, 0.0
+    estimate, lowered_at = start, 0.0
     events: list[tuple[float, str, float]] = []
     seen: list[float] = []
     early, first_checks = 0, 0
@@ -66,11 +66,11 @@ def simulate(calc: float, per_second: float, seconds: float, start: float):
             first_checks += 1
             early += pending
             if pending:
-                estimate, stepped_at = next_estimate(estimate, stepped_at, now, age, True, False)
+                estimate, lowered_at = next_estimate(estimate, lowered_at, now, age, True, False)
                 heapq.heappush(events, (now + max(estimate - age, 0.1), "again", uploaded))
                 continue
         if not pending:
-            estimate, stepped_at = next_estimate(estimate, stepped_at, now, age, False, True)
+            estimate, lowered_at = next_estimate(estimate, lowered_at, now, age, False, True)
         else:
             heapq.heappush(events, (now + 1.0, "again", uploaded))
     return seen[len(seen) // 2 :], early / first_checks
