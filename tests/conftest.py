@@ -136,11 +136,23 @@ def auth_client(app, register):
 
 @pytest.fixture(scope="session")
 def live_web(database_uri, tmp_path_factory):
-    """The real `gophermart web` (gunicorn) serving the test database; yields its base URL."""
+    """The real `gophermart web` (gunicorn) serving the test database; yields its base URL.
+    gthread, many threads: the racing tests need many requests in flight, the keep-alive
+    tests a worker that keeps connections."""
+    yield from _live_web(database_uri, tmp_path_factory, WEB_WORKER_CLASS="gthread", WEB_WORKERS="2", WEB_THREADS="16")
+
+
+@pytest.fixture(scope="session")
+def live_web_sync(database_uri, tmp_path_factory):
+    """`gophermart web` with sync workers (one request at a time, no keep-alive)."""
+    yield from _live_web(database_uri, tmp_path_factory, WEB_WORKER_CLASS="sync", WEB_WORKERS="2")
+
+
+def _live_web(database_uri, tmp_path_factory, **settings: str):
     port = free_port()
     instance = tmp_path_factory.mktemp("live-instance")
     command = gophermart_command("web", "-a", f"127.0.0.1:{port}")
-    with serving(command, service_env(database_uri, instance, WEB_WORKERS="2", WEB_THREADS="16"), port):
+    with serving(command, service_env(database_uri, instance, **settings), port):
         yield f"http://127.0.0.1:{port}"
 
 

@@ -29,7 +29,9 @@ def sqlite_stack(tmp_path_factory):
         upgrade()
     port = free_port()
     command = gophermart_command("web", "--skip-migrations", "-a", f"127.0.0.1:{port}")
-    with serving(command, service_env(uri, instance, WEB_WORKERS="2", WEB_THREADS="16"), port):
+    with serving(
+        command, service_env(uri, instance, WEB_WORKER_CLASS="gthread", WEB_WORKERS="2", WEB_THREADS="16"), port
+    ):
         yield app, f"http://127.0.0.1:{port}"
 
 

@@ -1,5 +1,5 @@
 """`gunicorn wsgi:app`, run from the repository's root as the README offers it, serves as
-`gophermart web` does: RUN_ADDRESS, WEB_WORKERS and WEB_THREADS from the service's settings,
+`gophermart web` does: RUN_ADDRESS, WEB_WORKERS, WEB_THREADS and WEB_WORKER_CLASS from the service's settings,
 metrics aggregated over every worker, gunicorn's own lines in the service's log format."""
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ def booted_workers(master_pid: int, at_least: int, timeout: float = 20.0) -> lis
 def test_gunicorn_wsgi_app_takes_the_service_settings_and_aggregates_metrics(database_uri, tmp_path):
     port = free_port()
     env = service_env(
-        database_uri, tmp_path / "instance", RUN_ADDRESS=f"127.0.0.1:{port}", WEB_WORKERS="3", WEB_THREADS="2"
+        database_uri,
+        tmp_path / "instance",
+        RUN_ADDRESS=f"127.0.0.1:{port}",
+        WEB_WORKERS="3",
+        WEB_THREADS="2",
+        WEB_WORKER_CLASS="gthread",
     )
     env.update(LOG_FORMAT="json", LOG_LEVEL="INFO")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -57,7 +62,7 @@ def test_gunicorn_wsgi_app_takes_the_service_settings_and_aggregates_metrics(dat
     lines = [json.loads(line) for line in (tmp_path / "out.log").read_text().splitlines() if line.strip()]
     booted = [line for line in lines if line["logger"] == "gunicorn.error" and "Booting worker" in line["msg"]]
     assert len(booted) == 3
-    assert any("gthread" in line["msg"] for line in lines)  # the same worker class as `gophermart web`
+    assert any("Using worker: gthread" in line["msg"] for line in lines)  # WEB_WORKER_CLASS, as `gophermart web`
 
 
 def test_a_bad_setting_stops_gunicorn_with_one_line_naming_it(database_uri, tmp_path):
