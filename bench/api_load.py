@@ -1,8 +1,9 @@
 """API benchmark: throughput and p50/p99 latency against concurrency, with wrk.
 
 Starts `gophermart web` (gunicorn, the production settings) on PostgreSQL and Redis, and
-the same gunicorn settings serving a trivial Flask endpoint (the ceiling), prepares users
-and data, then drives every endpoint with wrk from a separate process.
+the same gunicorn settings serving a trivial Flask endpoint (the ceiling) and the floor of
+GET balance (bench/floor_server.py), prepares users and data, then drives every endpoint
+with wrk from a separate process, the endpoints taking turns.
 """
 
 from __future__ import annotations
