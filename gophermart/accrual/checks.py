@@ -241,7 +241,18 @@ def run_check(
     # A deferral or a 429 means requests are scarce right now: the sweep paces those.
     paced = isinstance(outcome, (Deferred, RateLimited))
     _reschedule(claim, new_status, delay, sent, None if paced else direct, answer=_answer_of(outcome))
-    return Checked(type(outcome).__name__)
+    return _RESCHEDULED_AFTER[type(outcome)]
+
+
+# What a check did when the answer was not final, by the kind of answer.
+_RESCHEDULED_AFTER: dict[type, Checked] = {
+    Pending: Checked.PENDING,
+    NotRegistered: Checked.NOT_REGISTERED,
+    RateLimited: Checked.RATE_LIMITED,
+    Unavailable: Checked.UNAVAILABLE,
+    Deferred: Checked.DEFERRED,
+    ContractViolation: Checked.CONTRACT_VIOLATION,
+}
 
 
 @dataclass(frozen=True)
@@ -418,11 +429,6 @@ def claim_due_checks(limit: int) -> list[tuple[int, int]]:
         claimed = sorted(((row[0], row[1]) for row in rows), key=lambda pair: order[pair[0]])
     db.session.commit()
     return claimed
-
-
-def claim_due_orders(limit: int) -> list[int]:
-    """The order ids of claim_due_checks, oldest upload first."""
-    return [order_id for order_id, _token in claim_due_checks(limit)]
 
 
 def make_due_now(statuses: list[OrderStatus]) -> int:

@@ -17,14 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from gophermart.accrual import checks
-from gophermart.accrual.checks import BACKOFF_CAP, MAX_FAILURES, claim_due_orders
+from gophermart.accrual.checks import BACKOFF_CAP, MAX_FAILURES
 from gophermart.accrual.client import AccrualClient
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.money import MAX_AMOUNT
 from gophermart.services import ledger
 from gophermart.services.orders import submit_order
-from tests.support.factories import make_due, order_and_balance
+from tests.support.factories import claim_due_orders, make_due, order_and_balance
 
 NUMBER = "12345678903"
 REFUSED = "accrual answer refused: nothing recorded, asking again with back-off"

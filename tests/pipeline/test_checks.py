@@ -11,14 +11,13 @@ from gophermart.accrual import checks
 from gophermart.accrual.checks import (
     MAX_FAILURES,
     QUEUED_CHECK_GRACE_SECONDS,
-    claim_due_orders,
 )
 from gophermart.accrual.client import AccrualClient
 from gophermart.accrual.gate import RAISE
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, utcnow
 from gophermart.services.orders import submit_order
-from tests.support.factories import luhn_number, make_due, order_and_balance, order_id_of, user_id_of
+from tests.support.factories import claim_due_orders, luhn_number, make_due, order_and_balance, order_id_of, user_id_of
 from tests.support.racing import fire_together
 from tests.support.simulator import register_at_simulator
 

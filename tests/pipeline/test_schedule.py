@@ -142,4 +142,4 @@ def test_the_sweeps_claim_stops_at_its_limit_without_sorting_the_backlog(app, re
             )
         assert "ix_orders_due_claim" in plan, plan
         assert "Sort" not in plan, plan
-        assert len(checks.claim_due_orders(500)) == 500
+        assert len(checks.claim_due_checks(500)) == 500

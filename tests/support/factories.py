@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from gophermart.accrual.checks import LEASE_SECONDS
+from gophermart.accrual.checks import LEASE_SECONDS, claim_due_checks
 from gophermart.extensions import db
 from gophermart.luhn import with_check_digit
 from gophermart.models import Order, OrderStatus, User, utcnow
@@ -63,3 +63,8 @@ def make_due(app, order_id):
             )
         )
         db.session.commit()
+
+
+def claim_due_orders(limit: int) -> list[int]:
+    """The sweep's claim, as the order ids it leased (oldest upload first)."""
+    return [order_id for order_id, _token in claim_due_checks(limit)]
