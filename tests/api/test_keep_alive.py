@@ -11,6 +11,7 @@ CAP = 64 * 1024  # MAX_BODY_BYTES' default, which the live server runs with
 
 def connection(live_web: str) -> http.client.HTTPConnection:
     parts = urlsplit(live_web)
+    assert parts.hostname is not None, live_web
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
 
 

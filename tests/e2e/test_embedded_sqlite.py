@@ -67,7 +67,7 @@ def test_racing_final_answers_credit_once_on_sqlite(sqlite_stack):
     results = fire_together(10, answer)
     assert sorted(results) == [False] * 9 + [True]
     with app.app_context():
-        user = db.session.get(User, user_id)
+        user = db.session.get_one(User, user_id)
         assert user.current == Decimal("729.99")
 
 
