@@ -27,7 +27,6 @@ from gophermart.logging import configure_logging, resolve_format
 
 log = logging.getLogger(__name__)
 
-ROLES = ("all", "web", "worker", "beat", "migrate")
 FLAGS = {"run_address": "-a", "database_uri": "-d", "accrual_system_address": "-r"}
 
 
