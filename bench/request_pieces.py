@@ -149,8 +149,11 @@ def main() -> None:
         spec = specs[path]
         cpu: dict[str, list[float]] = {name: [] for name in kinds}
         timed: dict[str, list[float]] = {}
-        for _ in range(args.rounds):
-            for name, switched in kinds.items():
+        names = list(kinds)
+        for round_ in range(args.rounds):
+            # Each round starts with another variant: no piece always runs first, or last.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                switched = kinds[name]
                 with switched(app):
                     cpu[name].append(cpu_per_request(client, spec, args.count))
             # A round of its own: the timers' own cost stays out of the variants above.
