@@ -12,6 +12,7 @@ import threading
 from datetime import timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -37,6 +38,7 @@ class Answers:
     def __init__(self):
         self.queue: list[tuple[int, dict[str, str], bytes]] = []
         self.requests = 0
+        self.client: AccrualClient  # set once the server listens
 
     def then(self, body: bytes, status: int = 200, **headers: str) -> Answers:
         self.queue.append((status, headers, body))
@@ -97,12 +99,13 @@ def check(app, order_id, answers, gate):
 
 def order_row(app, order_id) -> Order:
     with app.app_context():
-        order = db.session.get(Order, order_id)
+        order = db.session.get_one(Order, order_id)
         db.session.expunge(order)
         return order
 
 
-def refusals(caplog) -> list[logging.LogRecord]:
+def refusals(caplog) -> list[Any]:
+    """The refusal lines (their `extra=` fields are attributes a LogRecord's type does not know)."""
     return [r for r in caplog.records if r.msg == REFUSED]
 
 

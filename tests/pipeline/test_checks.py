@@ -109,7 +109,7 @@ def test_unknown_order_stays_new_and_is_rescheduled(app, user_id, sim, accrual, 
     order_id = hand_in(app, user_id, "12345678903")
     assert run_check(app, order_id, accrual, gate) == "NotRegistered"
     with app.app_context():
-        order = db.session.get(Order, order_id)
+        order = db.session.get_one(Order, order_id)
         assert order.status is OrderStatus.NEW and order.attempts == 1
         assert utcnow() < order.next_check_at < utcnow() + timedelta(seconds=2)
     # Registered later: the next check finds it.
@@ -124,7 +124,7 @@ def test_a_young_order_is_checked_when_its_calculation_is_likely_done(app, user_
     assert run_check(app, order_id, accrual, gate) == "too young"
     assert sim.stats()["order_gets"]["total"] == 0
     with app.app_context():
-        order = db.session.get(Order, order_id)
+        order = db.session.get_one(Order, order_id)
         due_in = (order.next_check_at - utcnow()).total_seconds()
         assert 0.5 < due_in <= gate.state().calc_estimate
 
@@ -143,7 +143,7 @@ def test_registered_becomes_processing(app, user_id, sim, accrual, gate, caplog)
 def check_with_requeue(app, order_id, accrual, gate, requeue):
     with app.app_context():
         outcome = checks.run_check(order_id, accrual, gate, queue_recheck=requeue)
-        return outcome, (db.session.get(Order, order_id).next_check_at - utcnow()).total_seconds()
+        return outcome, (db.session.get_one(Order, order_id).next_check_at - utcnow()).total_seconds()
 
 
 def test_a_pending_order_is_queued_again_for_when_its_calculation_is_likely_done(app, user_id, sim, accrual, gate):
@@ -194,7 +194,7 @@ def test_rate_limit_pauses_every_worker_and_learns_the_limit(app, user_id, sim, 
     assert 1 <= state.paused_for <= 3
     assert state.rate == pytest.approx(20 / 60 * 0.95)  # "No more than 20 requests per minute"
     with app.app_context():
-        order = db.session.get(Order, second)
+        order = db.session.get_one(Order, second)
         assert order.status is OrderStatus.NEW
         assert order.next_check_at > utcnow() + timedelta(seconds=state.paused_for - 0.1)
     # During the pause no request leaves: checks are deferred, not sent.
@@ -210,7 +210,7 @@ def test_server_errors_are_retried_then_rescheduled(app, user_id, sim, accrual, 
     order_id = hand_in(app, user_id, "12345678903")
     assert run_check(app, order_id, accrual, gate) == "Unavailable"
     with app.app_context():
-        order = db.session.get(Order, order_id)
+        order = db.session.get_one(Order, order_id)
         assert order.status is OrderStatus.NEW and order.attempts == checks.QUICK_RETRIES
         assert order.failures == 0
 

@@ -56,5 +56,5 @@ def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, c
     assert response.status_code == 202
     assert any(r.msg == "could not queue the order's check; the sweep will" for r in caplog.records)
     with app.app_context():
-        due = db.session.get(Order, stored_order_id(app, "12345678903")).next_check_at
+        due = db.session.get_one(Order, stored_order_id(app, "12345678903")).next_check_at
     assert utcnow() < due <= utcnow() + timedelta(seconds=QUEUED_CHECK_GRACE_SECONDS)

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
+from typing import cast
 
 import pytest
 
@@ -19,6 +20,7 @@ from gophermart.accrual.client import (
     DEFAULT_RETRY_AFTER,
     MAX_RETRY_AFTER,
     MIN_RETRY_AFTER,
+    AccrualClient,
     ContractViolation,
     Final,
     NotRegistered,
@@ -29,6 +31,7 @@ from gophermart.accrual.client import (
     parse_limit,
     parse_retry_after,
 )
+from gophermart.accrual.gate import AccrualGate
 from gophermart.models import OrderStatus
 from gophermart.money import MAX_AMOUNT
 
@@ -181,6 +184,11 @@ def test_next_check_waits_for_the_learned_calculation_time():
     assert next_check_delay(Deferred(0.25), 1, 0, 1) == 0.25
 
 
+def ask_fakes(client, gate):
+    """`ask` with the stand-ins below for the accrual client and the gate."""
+    return ask("1", cast(AccrualClient, client), cast(AccrualGate, gate))
+
+
 class FakeGate:
     def __init__(self, waits=()):
         self.waits = list(waits)
@@ -205,7 +213,7 @@ class FakeGate:
 
 def test_a_429_pauses_the_gate_before_the_call_is_counted():
     gate = FakeGate()
-    assert ask("1", FakeClient([RateLimited(5, 60)]), gate) == (RateLimited(5, 60), 1)
+    assert ask_fakes(FakeClient([RateLimited(5, 60)]), gate) == (RateLimited(5, 60), 1)
     assert gate.events == ["acquire", "pause 5", "limit 60", "count RateLimited"]
 
 
@@ -221,13 +229,13 @@ class FakeClient:
 
 def test_transient_faults_are_retried_a_few_times_then_given_back():
     client = FakeClient([Unavailable("HTTP 500")] * 10)
-    outcome, sent = ask("1", client, FakeGate())
+    outcome, sent = ask_fakes(client, FakeGate())
     assert isinstance(outcome, Unavailable) and sent == client.calls == QUICK_RETRIES
 
 
 def test_a_retry_that_succeeds_returns_the_answer():
     client = FakeClient([Unavailable("ConnectTimeout"), Final("INVALID")])
-    assert ask("1", client, FakeGate()) == (Final("INVALID"), 2)
+    assert ask_fakes(client, FakeGate()) == (Final("INVALID"), 2)
 
 
 @pytest.mark.parametrize(
@@ -236,16 +244,16 @@ def test_a_retry_that_succeeds_returns_the_answer():
 )
 def test_non_transient_answers_are_not_retried(outcome):
     client = FakeClient([outcome, Final("INVALID")])
-    assert ask("1", client, FakeGate()) == (outcome, 1)
+    assert ask_fakes(client, FakeGate()) == (outcome, 1)
 
 
 def test_every_attempt_passes_the_gate():
     client = FakeClient([Unavailable("HTTP 503"), Final("INVALID")])
-    outcome, sent = ask("1", client, FakeGate([0.0, 12.0]))
+    outcome, sent = ask_fakes(client, FakeGate([0.0, 12.0]))
     assert outcome == Deferred(12.0) and sent == 1
 
 
 def test_a_near_paced_slot_is_waited_for_a_far_one_deferred():
     client = FakeClient([Final("INVALID")])
-    assert ask("1", client, FakeGate([0.05, 0.05, 0.0])) == (Final("INVALID"), 1)
-    assert ask("1", FakeClient([]), FakeGate([0.05, 5.0])) == (Deferred(5.0), 0)
+    assert ask_fakes(client, FakeGate([0.05, 0.05, 0.0])) == (Final("INVALID"), 1)
+    assert ask_fakes(FakeClient([]), FakeGate([0.05, 5.0])) == (Deferred(5.0), 0)
