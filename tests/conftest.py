@@ -15,7 +15,7 @@ from flask_migrate import upgrade
 from gophermart import create_app
 from gophermart.extensions import db, limiter
 from tests.support.database import TABLES, drop_databases, recreate_database, test_settings
-from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.processes import live_web_server, signed_up
 from tests.support.redis_db import redis_url_for
 from tests.support.simulator import start_simulator
 
@@ -139,21 +139,17 @@ def live_web(database_uri, tmp_path_factory):
     """The real `gophermart web` (gunicorn) serving the test database; yields its base URL.
     gthread, many threads: the racing tests need many requests in flight, the keep-alive
     tests a worker that keeps connections."""
-    yield from _live_web(database_uri, tmp_path_factory, WEB_WORKER_CLASS="gthread", WEB_WORKERS="2", WEB_THREADS="16")
+    instance = tmp_path_factory.mktemp("live-instance")
+    with live_web_server(database_uri, instance, WEB_WORKER_CLASS="gthread", WEB_WORKERS="2", WEB_THREADS="16") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def live_web_sync(database_uri, tmp_path_factory):
     """`gophermart web` with sync workers (one request at a time, no keep-alive)."""
-    yield from _live_web(database_uri, tmp_path_factory, WEB_WORKER_CLASS="sync", WEB_WORKERS="2")
-
-
-def _live_web(database_uri, tmp_path_factory, **settings: str):
-    port = free_port()
     instance = tmp_path_factory.mktemp("live-instance")
-    command = gophermart_command("web", "-a", f"127.0.0.1:{port}")
-    with serving(command, service_env(database_uri, instance, **settings), port):
-        yield f"http://127.0.0.1:{port}"
+    with live_web_server(database_uri, instance, WEB_WORKER_CLASS="sync", WEB_WORKERS="2") as url:
+        yield url
 
 
 @pytest.fixture

@@ -94,3 +94,13 @@ def signed_up(base: str, login: str, password: str = "pw") -> requests.Session:
     session.headers["Authorization"] = response.headers["Authorization"]
     session.cookies.clear()
     return session
+
+
+@contextmanager
+def live_web_server(database_uri: str, instance_dir: Path, **settings: str) -> Iterator[str]:
+    """The real `gophermart web` on a free port, serving this database; yields its base URL."""
+    port = free_port()
+    with serving(
+        gophermart_command("web", "-a", f"127.0.0.1:{port}"), service_env(database_uri, instance_dir, **settings), port
+    ):
+        yield f"http://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ one package, tests.support, so no folder reaches into another's files."""
 import ast
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def imported_modules(path: Path) -> list[str]:
