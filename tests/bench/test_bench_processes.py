@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))  # scripts, not a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # scripts, not a package
 from common import started
 
 from tests.support.processes import free_port
