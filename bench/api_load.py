@@ -99,10 +99,12 @@ def wrk(url: str, connections: int, seconds: int, script: str, **env: str) -> di
     out = subprocess.run(command, env=dict(os.environ, **env), capture_output=True, text=True, check=True).stdout
     latency = {p: float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert rate is not None, f"wrk printed no rate: {out}"
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
         "connections": connections,
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(rate.group(1)),
         "p50_ms": latency.get("50"),
         "p99_ms": latency.get("99"),
         "errors": int(errors.group(1)) if errors else 0,
@@ -139,7 +141,7 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repe
             ),
             LOGIN: (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
         }
-        results = {name: [] for name in scenarios}
+        results: dict[str, list[dict]] = {name: [] for name in scenarios}
         for connections in concurrencies:
             runs: dict[str, list[dict]] = {name: [] for name in scenarios}
             for url, script, env in scenarios.values():

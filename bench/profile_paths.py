@@ -52,7 +52,9 @@ def make_app():
         password_hash_cost="low",
     )
     configure_logging("INFO", "json")
-    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115  (open for the process's life: formatted, then dropped)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115  (open for the process's life: formatted, then dropped)
     app = create_app(settings)
     with app.app_context():
         upgrade()
