@@ -12,11 +12,11 @@ from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg2
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' support package
 from gophermart.luhn import with_check_digit as luhn
+from tests.support.database import connected, recreate_database
 from tests.support.processes import gophermart_command, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,26 +45,11 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([*GOPHERMART, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-@contextmanager
-def connected(uri: str, *, autocommit: bool = False):
-    """A driver connection, committed when the block ends without an error, always closed."""
-    conn = psycopg2.connect(uri)
-    conn.autocommit = autocommit  # DROP and CREATE DATABASE refuse to run in a transaction
-    try:
-        yield conn
-        if not autocommit:
-            conn.commit()
-    finally:
-        conn.close()
-
-
 def fresh_database(name: str) -> str:
     """Drop and create `name`; returns its URI. Redis' benchmark database is emptied too."""
-    with connected(ADMIN_URI, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
+    uri = recreate_database(name, ADMIN_URI)
     redis.Redis.from_url(REDIS_URL).flushdb()
-    return ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+    return uri
 
 
 BENCH_USERS = ("ten", "thousand", "rich", "uploader")

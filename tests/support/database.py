@@ -61,17 +61,17 @@ def execute(conn: psycopg2.extensions.connection, sql: str, params: tuple = ()) 
         cur.execute(sql, params)
 
 
-def database_uri_named(name: str) -> str:
+def database_uri_named(name: str, admin_uri: str = ADMIN_URI) -> str:
     """The URI of database `name` on the admin URI's server."""
-    return make_url(ADMIN_URI).set(database=name).render_as_string(hide_password=False)
+    return make_url(admin_uri).set(database=name).render_as_string(hide_password=False)
 
 
-def recreate_database(name: str) -> str:
+def recreate_database(name: str, admin_uri: str = ADMIN_URI) -> str:
     """An empty database `name` (dropped first if it exists); returns its URI."""
-    with connected(ADMIN_URI, autocommit=True) as conn:
+    with connected(admin_uri, autocommit=True) as conn:
         execute(conn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         execute(conn, f'CREATE DATABASE "{name}"')
-    return database_uri_named(name)
+    return database_uri_named(name, admin_uri)
 
 
 def drop_databases(names: list[str]) -> None:
