@@ -120,7 +120,8 @@ def timed_pieces(app) -> dict[str, Timed]:
 
     return {
         "Flask-Login's loading (token check and the user's read)": Timed(login_manager, "_load_user"),
-        "  of it: the user's read (pool check-out, one SELECT, return)": Timed(login, "run_alone"),
+        "  of it: the user's read (pool check-out, one SELECT, return)": Timed(login, "first_alone"),
+        "  of it: the user's read through the session (requests that write)": Timed(login, "run_alone"),
         "cookie session: open": Timed(app.session_interface, "open_session"),
         "cookie session: save": Timed(app.session_interface, "save_session"),
         "database session's end (scoped session removed)": Timed(db, "_teardown_session"),

@@ -93,6 +93,41 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
+def first_alone(statement, parameters=None):
+    """The first row of a SELECT that is a whole unit of work by itself (see `run_alone`),
+    or None; see `_read_alone`."""
+    return _read_alone(statement, parameters, sa.Result.first)
+
+
+def scalar_alone(statement, parameters=None):
+    """The first column of the first row of such a SELECT, or None; see `_read_alone`."""
+    return _read_alone(statement, parameters, sa.Result.scalar)
+
+
+def _read_alone(statement, parameters, take):
+    """`take` of the result of a SELECT that is a whole unit of work by itself. With no
+    transaction open on the session (PostgreSQL through psycopg2), it runs outside a
+    transaction, as `run_alone` does, but on a connection of its own, checked out of the
+    pool for the statement and returned at once, without making the ORM session: a request
+    whose only statements are such reads (GET balance, GET orders) then makes and removes no
+    session at all (its cost: bench/FINDINGS.md). Inside a transaction, as `run_alone`."""
+    if db.session.registry.has() and db.session().in_transaction():
+        return take(run_alone(statement, parameters))
+    engine = db.engine
+    if engine.dialect.driver != "psycopg2":
+        return take(run_alone(statement, parameters))
+    with engine.connect() as connection:
+        driver_connection: Any = connection.connection.dbapi_connection
+        driver_connection.autocommit = True
+        try:
+            return take(connection.execute(statement, parameters))
+        finally:
+            try:
+                driver_connection.autocommit = False
+            except Exception:  # lost or mid-query: discard it, never pool it in autocommit
+                connection.invalidate()
+
+
 def run_alone(statement, parameters=None):
     """Run one statement that is a whole unit of work by itself — a SELECT, or a change
     that needs no other statement with it — outside a transaction if none is open on the

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from gophermart.database import insert_or_ignore, run_alone
+from gophermart.database import insert_or_ignore, run_alone, scalar_alone
 from gophermart.errors import Conflict
 from gophermart.extensions import db
 from gophermart.models import ORDERS, QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
@@ -65,7 +65,7 @@ def list_orders(user_id: int):
 
 def builds_json() -> bool:
     """Whether the database can build the order list's JSON itself (PostgreSQL)."""
-    return db.session.get_bind().dialect.name == "postgresql"
+    return db.engine.dialect.name == "postgresql"
 
 
 # The same list in the API's JSON form (api.present.order's, byte for byte; the API tests
@@ -89,4 +89,4 @@ WHERE user_id = :user_id
 def list_orders_json(user_id: int) -> str | None:
     """The user's orders as the JSON array GET /api/user/orders answers with, or None when
     there are none; PostgreSQL only (see builds_json). Read outside a transaction."""
-    return run_alone(_ORDER_LIST_JSON, {"user_id": user_id}).scalar()
+    return scalar_alone(_ORDER_LIST_JSON, {"user_id": user_id})

@@ -16,7 +16,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from gophermart.database import run_alone
+from gophermart.database import first_alone, run_alone
 from gophermart.errors import problem
 from gophermart.extensions import login_manager
 from gophermart.models import USERS, User
@@ -87,6 +87,10 @@ _AUTHENTICATED_USER = sa.select(USERS.id, USERS.auth_version, USERS.current, USE
     USERS.id == sa.bindparam("user_id")
 )
 
+# Requests whose statements are reads alone: the user's read need not make the ORM session,
+# on which a request that writes reads it instead (one pool check-out, not two).
+_READS_ONLY = frozenset({"GET", "HEAD"})
+
 
 def _load_by_auth_id(auth_id: object) -> AuthenticatedUser | None:
     if not isinstance(auth_id, str):
@@ -94,7 +98,11 @@ def _load_by_auth_id(auth_id: object) -> AuthenticatedUser | None:
     user_id, _, version = auth_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    row = run_alone(_AUTHENTICATED_USER, {"user_id": int(user_id)}).first()
+    parameters = {"user_id": int(user_id)}
+    if request.method in _READS_ONLY:
+        row = first_alone(_AUTHENTICATED_USER, parameters)
+    else:  # the request's session reads it: the change after it needs that connection anyway
+        row = run_alone(_AUTHENTICATED_USER, parameters).first()
     if row is None or row.auth_version != int(version):
         return None
     return AuthenticatedUser(*row)

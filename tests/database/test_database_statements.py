@@ -1,11 +1,12 @@
 """database.run_alone: a statement that is a whole unit of work runs outside a
-transaction (no BEGIN, no COMMIT round trips), and never splits one that is open."""
+transaction (no BEGIN, no COMMIT round trips), and never splits one that is open; and
+first_alone / scalar_alone, the reads that make no ORM session when none is open."""
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
-from gophermart.database import run_alone
+from gophermart.database import first_alone, run_alone, scalar_alone
 from gophermart.extensions import db
 from gophermart.models import USERS, User, users_table
 from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetch_one
@@ -100,3 +101,35 @@ def test_a_connection_lost_under_it_is_discarded_not_pooled_in_autocommit(app, u
         conn = driver_connection()
         assert conn.info.backend_pid != pid and conn.autocommit is False
         assert run_alone(sa.select(USERS.login).where(USERS.id == user_id)).scalar_one() == "solo"
+
+
+def test_a_read_alone_with_no_transaction_open_makes_no_session(app, user_id):
+    with app.app_context():
+        row = first_alone(sa.select(USERS.login, USERS.auth_version).where(USERS.id == user_id))
+        assert row is not None and row.login == "solo"
+        assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
+        assert first_alone(sa.select(USERS.login).where(USERS.id == -1)) is None
+        assert not db.session.registry.has()  # no session made, none to remove
+        with db.engine.connect() as connection:  # the pool's connections are back as they were
+            conn = connection.connection.dbapi_connection
+            assert conn is not None and conn.autocommit is False
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_read_alone_inside_an_open_transaction_runs_in_it(app, user_id, database_uri):
+    with app.app_context():
+        before = auth_version(database_uri, user_id)
+        db.session.execute(bump(user_id))
+        read = sa.select(USERS.auth_version).where(USERS.id == user_id)
+        assert scalar_alone(read) == before + 1  # sees the change not yet committed
+        assert first_alone(read) == (before + 1,)
+        assert driver_connection().info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()
+        assert auth_version(database_uri, user_id) == before
+
+
+def test_a_read_alone_in_a_session_with_no_transaction_leaves_it_without_one(app, user_id):
+    with app.app_context():
+        db.session.get_bind()  # a session made, no transaction begun
+        assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
+        assert not db.session().in_transaction()
