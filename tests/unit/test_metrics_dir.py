@@ -20,7 +20,10 @@ def test_a_shared_folder_loses_only_the_metrics_files(tmp_path, monkeypatch):
 
 
 def test_without_a_folder_named_one_is_made_in_the_instance_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # Set, then removed: monkeypatch then undoes what prepare_metrics_dir sets (delenv of a
+    # variable that is not there records nothing, and the folder would leak into later tests).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     prepare_metrics_dir(str(tmp_path / "instance"))
     made = tmp_path / "instance" / "prometheus"
     assert made.is_dir()
