@@ -19,6 +19,8 @@ from pathlib import Path
 
 from common import connected, fresh_database, migrate, service_env
 
+from tests.support.database import test_settings
+
 BACKLOG = 50_000
 SMALL, LARGE = 100_000, 2_000_000
 FILLER_USERS = 10_000
@@ -72,21 +74,12 @@ def median_ms(call: Callable[[], object], runs: int) -> float:
 
 
 def measure_one(uri: str, runs: int, login: str) -> dict:
-    from config import load_settings
     from gophermart import create_app
     from gophermart.accrual.checks import due_orders_query
     from gophermart.extensions import db
 
     instance = tempfile.mkdtemp(prefix="gophermart-data-bench-")
-    settings = load_settings(
-        argv=[],
-        environ={},
-        database_uri=uri,
-        instance_dir=instance,
-        password_hash_cost="low",
-        log_level="WARNING",
-        log_format="text",
-    )
+    settings = test_settings(uri, Path(instance), log_level="WARNING")
     app = create_app(settings)
     client = app.test_client()
     token = client.post("/api/user/register", json={"login": login, "password": "pw"}).headers["Authorization"]

@@ -58,15 +58,14 @@ FULL = {
     "profile_count": 200,
     "profile_rounds": 5,
 }
+# A smoke run: the same parts, shorter and smaller.
 QUICK = {
-    "concurrencies": (1, 8, 32, 64),
+    **FULL,
     "seconds": 2,
     "repeats": 1,
     "orders": 150,
     "limit": 50,
     "window": 10.0,
-    "calc": 1.0,
-    "pace": 50.0,
     "profile_count": 30,
     "profile_rounds": 2,
 }

@@ -17,7 +17,7 @@ from kombu import Queue
 from config import Settings
 from gophermart.accrual import redis_transport  # noqa: F401  (redis:// through kombu's transport, fixed: see there)
 from gophermart.accrual.checks import LEASE_SECONDS
-from gophermart.accrual.queueing import QUEUE, REQUEST_ID_HEADER
+from gophermart.accrual.queueing import QUEUE, REQUEST_ID_HEADER, file_broker_dir
 from gophermart.accrual.sweep_schedule import SWEEP_TASK, SweepSchedule
 from gophermart.extensions import db
 from gophermart.logging import configure_logging
@@ -40,7 +40,7 @@ def broker_options(settings: Settings) -> dict:
     # No Redis: a broker that needs no server, for the embedded single-machine run. Every
     # folder it writes is named here, under the instance folder: kombu's defaults are relative
     # to the working directory, which may be read-only (the image's /app) and is not data.
-    queue_dir = Path(settings.instance_dir) / "broker"
+    queue_dir = file_broker_dir(settings.instance_dir)
     for sub in BROKER_FOLDERS:
         (queue_dir / sub).mkdir(parents=True, exist_ok=True)
     return {

@@ -23,6 +23,11 @@ CHECK_TASK = "gophermart.check_order"
 REQUEST_ID_HEADER = "gophermart_request_id"
 
 
+def file_broker_dir(instance_dir: str) -> Path:
+    """Where the file-based broker (the run without Redis) keeps its folders."""
+    return Path(instance_dir) / "broker"
+
+
 def queue_check(order_id: int, delay: float, token: int | None = None) -> None:
     """Queue a check of the order in `delay` seconds (a countdown of seconds, far below the
     broker's visibility timeout), carrying the order's schedule token (see checks._START)."""
@@ -53,7 +58,7 @@ def queue_depth() -> int | None:
 def broker_reachable() -> bool:
     client = redis_client()
     if client is None:  # the file-based broker: its folder must be there
-        return Path(current_app.config["SETTINGS"].instance_dir, "broker", "queue").is_dir()
+        return (file_broker_dir(current_app.config["SETTINGS"].instance_dir) / "queue").is_dir()
     try:
         return bool(client.ping())
     except Exception:

@@ -248,7 +248,13 @@ def api_url(settings: Settings) -> str:
 
 
 def broker_description(settings: Settings) -> str:
-    return redacted(settings.redis_url) if settings.redis_url else f"file-based, in {settings.instance_dir}/broker"
+    from gophermart.accrual.queueing import file_broker_dir
+
+    return (
+        redacted(settings.redis_url)
+        if settings.redis_url
+        else f"file-based, in {file_broker_dir(settings.instance_dir)}"
+    )
 
 
 def walkthrough(settings: Settings, accrual: str, bundled_simulator: bool) -> str:
