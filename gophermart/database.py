@@ -4,6 +4,8 @@ file), the pool's dead-connection check, and the statement helpers the services 
 from __future__ import annotations
 
 import select
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -116,16 +118,8 @@ def _read_alone(statement, parameters, take):
     engine = db.engine
     if engine.dialect.driver != "psycopg2":
         return take(run_alone(statement, parameters))
-    with engine.connect() as connection:
-        driver_connection: Any = connection.connection.dbapi_connection
-        driver_connection.autocommit = True
-        try:
-            return take(connection.execute(statement, parameters))
-        finally:
-            try:
-                driver_connection.autocommit = False
-            except Exception:  # lost or mid-query: discard it, never pool it in autocommit
-                connection.invalidate()
+    with engine.connect() as connection, _autocommit(connection):
+        return take(connection.execute(statement, parameters))
 
 
 def run_alone(statement, parameters=None):
@@ -149,11 +143,20 @@ def run_alone(statement, parameters=None):
     driver_connection: Any = connection.connection.dbapi_connection
     if driver_connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         return connection.execute(statement, parameters)
+    with _autocommit(connection):
+        return connection.execute(statement, parameters)  # the rows are fetched already
+
+
+@contextmanager
+def _autocommit(connection: sa.Connection) -> Iterator[None]:
+    """The statements inside run outside a transaction; the connection is then back in the
+    driver's transaction mode, or discarded if that fails (never pooled in autocommit)."""
+    driver_connection: Any = connection.connection.dbapi_connection
     driver_connection.autocommit = True
     try:
-        return connection.execute(statement, parameters)  # the rows are fetched already
+        yield
     finally:
         try:
             driver_connection.autocommit = False
-        except Exception:  # lost or mid-query: discard it, never pool it in autocommit
+        except Exception:  # lost or mid-query
             connection.invalidate()

@@ -58,8 +58,7 @@ class FileMarker(SweepMarker):
         self.path = queue_dir.parent / "sweep-waiting"
 
     def mark(self) -> None:
-        self.path.touch()
-        os.utime(self.path)
+        self.path.touch()  # on an existing marker, its time too
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
