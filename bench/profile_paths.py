@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import REDIS_URL, fresh_database, luhn, prepare_users
 
+from tests.support.database import test_settings
+
 DB_NAME = os.environ.get("BENCH_PROFILE_DATABASE", "gophermart_bench_profile")
 
 
@@ -36,21 +38,13 @@ def make_app():
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gophermart-prom-")
     from flask_migrate import upgrade
 
-    from config import load_settings
     from gophermart import create_app
     from gophermart.extensions import db
     from gophermart.logging import configure_logging
 
     database = fresh_database(DB_NAME)
-    settings = load_settings(
-        argv=[],
-        environ={},
-        database_uri=database,
-        redis_url=REDIS_URL,
-        accrual_system_address="http://127.0.0.1:9",
-        instance_dir=tempfile.mkdtemp(prefix="gophermart-instance-"),
-        password_hash_cost="low",
-    )
+    instance = Path(tempfile.mkdtemp(prefix="gophermart-instance-"))
+    settings = test_settings(database, instance, redis_url=REDIS_URL, accrual_system_address="http://127.0.0.1:9")
     configure_logging("INFO", "json")
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)

@@ -144,14 +144,6 @@ def live_web(database_uri, tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="session")
-def live_web_sync(database_uri, tmp_path_factory):
-    """`gophermart web` with sync workers (one request at a time, no keep-alive)."""
-    instance = tmp_path_factory.mktemp("live-instance")
-    with live_web_server(database_uri, instance, WEB_WORKER_CLASS="sync", WEB_WORKERS="2") as url:
-        yield url
-
-
 @pytest.fixture
 def live_user(live_web, app):
     """A user registered on the live server (after the tables were emptied)."""
