@@ -24,8 +24,7 @@ from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.money import MAX_AMOUNT
 from gophermart.services import ledger
-from gophermart.services.orders import submit_order
-from tests.support.factories import claim_due_orders, make_due, order_and_balance
+from tests.support.factories import claim_due_orders, hand_in, make_due, order_and_balance
 
 NUMBER = "12345678903"
 REFUSED = "accrual answer refused: nothing recorded, asking again with back-off"
@@ -82,16 +81,6 @@ def user_id(app, register):
         return db.session.execute(sa.select(User.id).where(User.login == "shopper")).scalar_one()
 
 
-def hand_in(app, user_id, number=NUMBER) -> int:
-    with app.app_context():
-        submit_order(user_id, number)
-        order_id = db.session.execute(sa.select(Order.id).where(Order.number == number)).scalar_one()
-        old = utcnow() - timedelta(seconds=10)  # old enough to be asked about now
-        db.session.execute(sa.update(Order).where(Order.id == order_id).values(uploaded_at=old))
-        db.session.commit()
-        return order_id
-
-
 def check(app, order_id, answers, gate):
     with app.app_context():
         return checks.run_check(order_id, answers.client, gate)
@@ -130,7 +119,7 @@ def test_a_bad_answer_is_asked_again_never_credited_never_parked_and_logged_once
     app, user_id, answers, gate, body, caplog
 ):
     answers.then(body)
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     for _ in range(MAX_FAILURES + 2):  # more checks than would park a crashing order
         make_due(app, order_id)
         assert check(app, order_id, answers, gate) == "ContractViolation"
@@ -158,7 +147,7 @@ def test_a_bad_answer_is_asked_again_never_credited_never_parked_and_logged_once
 def test_a_bad_answer_after_a_sane_one_is_logged_again(app, user_id, answers, gate, caplog):
     bad = BAD_ANSWERS["accrual as a string"]
     answers.then(bad).then(bad).then(answer("PROCESSING")).then(BAD_ANSWERS["unknown status"])
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     outcomes = []
     for _ in range(4):
         make_due(app, order_id)
@@ -176,7 +165,7 @@ def test_an_accrual_under_half_a_cent_is_processed_without_points(app, register,
     with app.app_context():
         user_id = db.session.execute(sa.select(User.id).where(User.login == "pennywise")).scalar_one()
     answers.then(answer("PROCESSED", accrual=0.004))
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     assert check(app, order_id, answers, gate) == "PROCESSED"
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, None, Decimal(0))
     [listed] = client.get("/api/user/orders", headers={"Authorization": bearer}).json
@@ -191,7 +180,7 @@ def set_balance(app, user_id, current, withdrawn=Decimal(0)):
 
 def test_a_credit_the_balance_cannot_hold_is_refused_until_it_fits(app, user_id, answers, gate, caplog):
     answers.then(answer("PROCESSED", accrual=500))
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     set_balance(app, user_id, MAX_AMOUNT - 100)
     for _ in range(MAX_FAILURES + 2):
         make_due(app, order_id)
@@ -212,14 +201,14 @@ def test_a_credit_the_balance_cannot_hold_is_refused_until_it_fits(app, user_id,
 
 def test_a_credit_up_to_the_exact_limit_is_made(app, user_id, answers, gate):
     answers.then(answer("PROCESSED", accrual=100))
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     set_balance(app, user_id, MAX_AMOUNT - 100)
     assert check(app, order_id, answers, gate) == "PROCESSED"
     assert order_and_balance(app, order_id)[2] == MAX_AMOUNT
 
 
 def test_a_credit_beyond_any_balance_writes_nothing(app, user_id):
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     with app.app_context(), pytest.raises(ledger.CreditRefused):
         ledger.apply_final_status(order_id, OrderStatus.PROCESSED, MAX_AMOUNT + 1)
     assert order_and_balance(app, order_id) == (OrderStatus.NEW, None, Decimal(0))
@@ -251,7 +240,7 @@ class RecordingGate:
 
 def test_a_429_pauses_every_worker_before_anything_else_is_written(app, user_id, answers, gate):
     answers.then(b"No more than 60 requests per minute allowed", status=429, Retry_After="5")
-    order_id = hand_in(app, user_id)
+    order_id = hand_in(app, user_id, NUMBER)
     recording = RecordingGate(gate, app, order_id)
     assert check(app, order_id, answers, recording) == "RateLimited"
     # The pause came first, while the order's row still showed only the running check.

@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from gophermart.accrual import checks
 from gophermart.accrual.checks import (
@@ -16,8 +15,14 @@ from gophermart.accrual.client import AccrualClient
 from gophermart.accrual.gate import RAISE
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, utcnow
-from gophermart.services.orders import submit_order
-from tests.support.factories import claim_due_orders, luhn_number, make_due, order_and_balance, order_id_of, user_id_of
+from tests.support.factories import (
+    claim_due_orders,
+    hand_in,
+    luhn_number,
+    make_due,
+    order_and_balance,
+    user_id_of,
+)
 from tests.support.racing import fire_together
 from tests.support.simulator import register_at_simulator
 
@@ -30,18 +35,6 @@ def user_id(app, register):
     register("shopper")
     with app.app_context():
         return user_id_of("shopper")
-
-
-def hand_in(app, user_id, number, age: float = 10.0) -> int:
-    """Hand in an order, as if `age` seconds ago (old enough to be checked now)."""
-    with app.app_context():
-        submit_order(user_id, number)
-        order_id = order_id_of(number)
-        db.session.execute(
-            sa.update(Order).where(Order.id == order_id).values(uploaded_at=utcnow() - timedelta(seconds=age))
-        )
-        db.session.commit()
-        return order_id
 
 
 def run_check(app, order_id, accrual, gate):
