@@ -43,9 +43,10 @@ def with_docs_page_headers(response: Response) -> Response:
 
 
 def register_security_headers(app: Flask) -> None:
+    headers = [*API_HEADERS, HSTS] if app.config.get("SESSION_COOKIE_SECURE") else API_HEADERS
+
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        headers = [*API_HEADERS, HSTS] if app.config.get("SESSION_COOKIE_SECURE") else API_HEADERS
         if _NAMES.isdisjoint(name.lower() for name, _ in response.headers):
             response.headers.extend(headers)
         else:  # a view set some of them itself: those stay as it set them
