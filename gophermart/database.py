@@ -6,7 +6,7 @@ from __future__ import annotations
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,31 +95,59 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
-def first_alone(statement, parameters=None):
+def first_alone(statement, parameters=None) -> tuple | None:
     """The first row of a SELECT that is a whole unit of work by itself (see `run_alone`),
-    or None; see `_read_alone`."""
-    return _read_alone(statement, parameters, sa.Result.first)
+    as a tuple, or None; see `_read_alone`."""
+    return _read_alone(statement, parameters)
 
 
 def scalar_alone(statement, parameters=None):
     """The first column of the first row of such a SELECT, or None; see `_read_alone`."""
-    return _read_alone(statement, parameters, sa.Result.scalar)
+    row = _read_alone(statement, parameters)
+    return None if row is None else row[0]
 
 
-def _read_alone(statement, parameters, take):
-    """`take` of the result of a SELECT that is a whole unit of work by itself. With no
+def _read_alone(statement, parameters) -> tuple | None:
+    """The first row of a SELECT that is a whole unit of work by itself. With no
     transaction open on the session (PostgreSQL through psycopg2), it runs outside a
     transaction, as `run_alone` does, but on a connection of its own, checked out of the
     pool for the statement and returned at once, without making the ORM session: a request
     whose only statements are such reads (GET balance, GET orders) then makes and removes no
-    session at all (its cost: bench/FINDINGS.md). Inside a transaction, as `run_alone`."""
+    session at all. The statement is compiled once and run on the driver's cursor, so the
+    row holds the driver's own values: for columns SQLAlchemy does not convert on psycopg2
+    (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns. Inside
+    a transaction, and on other drivers, as `run_alone` (their costs: bench/FINDINGS.md)."""
     if db.session.registry.has() and db.session().in_transaction():
-        return take(run_alone(statement, parameters))
+        return run_alone(statement, parameters).first()
     engine = db.engine
     if engine.dialect.driver != "psycopg2":
-        return take(run_alone(statement, parameters))
+        return run_alone(statement, parameters).first()
+    compiled = _compiled(statement, engine.dialect)
+    sql, parameters = compiled.string, compiled.construct_params(parameters)
     with engine.connect() as connection, _autocommit(connection):
-        return take(connection.execute(statement, parameters))
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, parameters)
+            return cursor.fetchone()
+        except psycopg2.Error as error:
+            # As SQLAlchemy's own execution would: its exception (an OperationalError is a
+            # 503), and a connection the server ended never goes back to the pool.
+            ended = engine.dialect.is_disconnect(error, connection.connection, cursor)
+            if ended:
+                connection.invalidate(error)
+            raise sa.exc.DBAPIError.instance(
+                sql, parameters, error, psycopg2.Error, connection_invalidated=ended, dialect=engine.dialect
+            ) from error
+        finally:
+            cursor.close()
+
+
+@lru_cache(maxsize=256)
+def _compiled(statement, dialect) -> sa.engine.Compiled:
+    # SQLAlchemy's execution (its compiled cache, execution context and result) costs
+    # more CPU than the driver's own round trip for a one-row read. Bounded: a statement
+    # built per call would otherwise hold its entry for ever.
+    return statement.compile(dialect=dialect)
 
 
 def run_alone(statement, parameters=None):

@@ -103,9 +103,10 @@ def _load_by_auth_id(auth_id: object) -> AuthenticatedUser | None:
         row = first_alone(_AUTHENTICATED_USER, parameters)
     else:  # the request's session reads it: the change after it needs that connection anyway
         row = run_alone(_AUTHENTICATED_USER, parameters).first()
-    if row is None or row.auth_version != int(version):
+    if row is None:
         return None
-    return AuthenticatedUser(*row)
+    user = AuthenticatedUser(*row)
+    return user if user.auth_version == int(version) else None
 
 
 def register_auth(app: Flask) -> None:

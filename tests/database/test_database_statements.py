@@ -105,8 +105,7 @@ def test_a_connection_lost_under_it_is_discarded_not_pooled_in_autocommit(app, u
 
 def test_a_read_alone_with_no_transaction_open_makes_no_session(app, user_id):
     with app.app_context():
-        row = first_alone(sa.select(USERS.login, USERS.auth_version).where(USERS.id == user_id))
-        assert row is not None and row.login == "solo"
+        assert first_alone(sa.select(USERS.login, USERS.auth_version).where(USERS.id == user_id)) == ("solo", 1)
         assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
         assert first_alone(sa.select(USERS.login).where(USERS.id == -1)) is None
         assert not db.session.registry.has()  # no session made, none to remove
@@ -133,3 +132,29 @@ def test_a_read_alone_in_a_session_with_no_transaction_leaves_it_without_one(app
         db.session.get_bind()  # a session made, no transaction begun
         assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
         assert not db.session().in_transaction()
+
+
+def _pool_connections_are_as_before() -> None:
+    with db.engine.connect() as connection:
+        conn = connection.connection.dbapi_connection
+        assert conn is not None and conn.autocommit is False
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_failed_read_alone_raises_as_sqlalchemy_would_and_leaves_the_connection_usable(app, user_id):
+    with app.app_context():
+        with pytest.raises(sa.exc.DataError):
+            first_alone(sa.select(sa.literal(1) / sa.literal(0)))
+        _pool_connections_are_as_before()
+        assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
+
+
+def test_a_read_alone_whose_connection_the_server_ends_raises_503s_error_and_drops_it(app, user_id):
+    with app.app_context():
+        pid = scalar_alone(sa.select(sa.func.pg_backend_pid()))
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            first_alone(sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())))
+        assert raised.value.connection_invalidated
+        _pool_connections_are_as_before()
+        assert scalar_alone(sa.select(sa.func.pg_backend_pid())) != pid or db.engine.pool.checkedin() > 0
+        assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
