@@ -42,6 +42,11 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 # The endpoints measured, as the report names them.
 TRIVIAL = "trivial endpoint (ceiling)"
 FLOOR = "floor: bare Flask, signed token, one psycopg2 read"
+FLOOR_ORDERS_10 = "floor: GET orders (10 orders)"
+FLOOR_POST_ORDERS = "floor: POST orders"
+STACK_FLOOR = "stack floor: GET balance"
+STACK_FLOOR_ORDERS_10 = "stack floor: GET orders (10 orders)"
+STACK_FLOOR_POST_ORDERS = "stack floor: POST orders"
 BALANCE = "GET /api/user/balance"
 ORDERS_10 = "GET /api/user/orders (10 orders)"
 ORDERS_1000 = "GET /api/user/orders (1000 orders)"
@@ -52,26 +57,29 @@ LOGIN = "POST /api/user/login"
 
 @contextmanager
 def servers(logs: Path):
-    """The service, the bare endpoint and the floor, all with the service's defaults (JSON
-    request logs at INFO included, written to a file), on a fresh database."""
+    """The service, the bare endpoint and the two floors, all with the service's defaults
+    (JSON request logs at INFO included, written to a file), on a fresh database."""
     database = fresh_database(DB_NAME)
     migrate(service_env(database, logs))
     with servers_for(database, logs) as urls:
-        yield urls["api"], urls["trivial"], urls["floor"], database
+        yield urls, database
 
 
 @contextmanager
 def servers_for(database: str, logs: Path, **settings: str):
-    """`gophermart web`, the bare endpoint and the floor on a migrated `database`, each under
-    the same gunicorn settings (the service's defaults, or `settings`); {name: base URL}."""
+    """`gophermart web`, the bare endpoint and the floors (bench/floor_server.py) on a
+    migrated `database`, each under the same gunicorn settings (the service's defaults, or
+    `settings`); {"api", "trivial", "floor", "stack_floor": base URL}."""
     # One key for every server on the database: a token signed by one is good on the others.
     env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", SECRET_KEY="bench", **settings)
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
-    ports = {"web": free_port(), "trivial": free_port(), "floor": free_port()}
+    ports = {"web": free_port(), "trivial": free_port(), "floor": free_port(), "stack_floor": free_port()}
+    floor = [sys.executable, str(ROOT / "bench" / "floor_server.py")]
     commands = {
         "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{ports['web']}"],
         "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{ports['trivial']}"],
-        "floor": [sys.executable, str(ROOT / "bench" / "floor_server.py"), "-a", f"127.0.0.1:{ports['floor']}"],
+        "floor": [*floor, "reference", "-a", f"127.0.0.1:{ports['floor']}"],
+        "stack_floor": [*floor, "stack", "-a", f"127.0.0.1:{ports['stack_floor']}"],
     }
     with started(commands, env, logs, ports=ports):
         yield {"api" if name == "web" else name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -117,41 +125,56 @@ def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repeats: int = 1) -> dict:
+def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repeats: int = 1, floors_at=32) -> dict:
     """{endpoint: [row per concurrency]}. Concurrency by concurrency, and within it round by
-    round every endpoint in turn, the bare endpoint and the floor among them, so each share
+    round every endpoint in turn, the bare endpoint and the floors among them, so each share
     compares runs made close together and other work on the machine hits all alike; each
     endpoint gets a one-second warm-up that is not counted, then `repeats` runs of `seconds`,
-    whose medians are kept (rate, p50 and p99 each; all runs' rates in `runs_rps`)."""
+    whose medians are kept (rate, p50 and p99 each; all runs' rates in `runs_rps`). The
+    floors of GET orders and POST orders, and the stack floor, run at `floors_at`
+    connections only, where the targets are judged; the floor of GET balance at all."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-api-"))
-    with servers(logs) as (api, trivial, floor, database):
+    with servers(logs) as (urls, database):
+        api, floor, stack = urls["api"], urls["floor"], urls["stack_floor"]
         tokens = prepare(api, database)
         floor_token = requests.get(f"{floor}/token/rich", timeout=10).text
+        floor_tokens = {login: requests.get(f"{floor}/token/{login}", timeout=10).text for login in ("ten", "uploader")}
+        # Both floors sign with the same key: a floor token is good on either.
+        balance, orders, post = "/api/user/balance", "/api/user/orders", "post_number.lua"
         scenarios = {
-            TRIVIAL: (trivial + "/", "get.lua", {}),
-            FLOOR: (f"{floor}/api/user/balance", "get.lua", {"TOKEN": floor_token}),
-            BALANCE: (f"{api}/api/user/balance", "get.lua", {"TOKEN": tokens["rich"]}),
-            ORDERS_10: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["ten"]}),
-            ORDERS_1000: (f"{api}/api/user/orders", "get.lua", {"TOKEN": tokens["thousand"]}),
-            POST_ORDERS: (f"{api}/api/user/orders", "post_number.lua", {"TOKEN": tokens["uploader"], "KIND": "order"}),
-            WITHDRAW: (
-                f"{api}/api/user/balance/withdraw",
-                "post_number.lua",
-                {"TOKEN": tokens["rich"], "KIND": "withdraw"},
-            ),
+            TRIVIAL: (urls["trivial"] + "/", "get.lua", {}),
+            FLOOR: (floor + balance, "get.lua", {"TOKEN": floor_token}),
+            FLOOR_ORDERS_10: (floor + orders, "get.lua", {"TOKEN": floor_tokens["ten"]}),
+            FLOOR_POST_ORDERS: (floor + orders, post, {"TOKEN": floor_tokens["uploader"], "KIND": "order"}),
+            STACK_FLOOR: (stack + balance, "get.lua", {"TOKEN": floor_token}),
+            STACK_FLOOR_ORDERS_10: (stack + orders, "get.lua", {"TOKEN": floor_tokens["ten"]}),
+            STACK_FLOOR_POST_ORDERS: (stack + orders, post, {"TOKEN": floor_tokens["uploader"], "KIND": "order"}),
+            BALANCE: (api + balance, "get.lua", {"TOKEN": tokens["rich"]}),
+            ORDERS_10: (api + orders, "get.lua", {"TOKEN": tokens["ten"]}),
+            ORDERS_1000: (api + orders, "get.lua", {"TOKEN": tokens["thousand"]}),
+            POST_ORDERS: (api + orders, post, {"TOKEN": tokens["uploader"], "KIND": "order"}),
+            WITHDRAW: (api + "/api/user/balance/withdraw", post, {"TOKEN": tokens["rich"], "KIND": "withdraw"}),
             LOGIN: (f"{api}/api/user/login", "login.lua", {"LOGIN": "ten", "PASSWORD": BENCH_PASSWORD}),
+        }
+        at_target_only = {
+            FLOOR_ORDERS_10,
+            FLOOR_POST_ORDERS,
+            STACK_FLOOR,
+            STACK_FLOOR_ORDERS_10,
+            STACK_FLOOR_POST_ORDERS,
         }
         results: dict[str, list[dict]] = {name: [] for name in scenarios}
         for connections in concurrencies:
-            runs: dict[str, list[dict]] = {name: [] for name in scenarios}
-            for url, script, env in scenarios.values():
+            now = {n: v for n, v in scenarios.items() if connections == floors_at or n not in at_target_only}
+            runs: dict[str, list[dict]] = {name: [] for name in now}
+            for url, script, env in now.values():
                 wrk(url, connections, 1, script, **env)  # warm-up: connections, caches
             for _ in range(repeats):
-                for name, (url, script, env) in scenarios.items():
+                for name, (url, script, env) in now.items():
                     runs[name].append(wrk(url, connections, seconds, script, **env))
                     runs[name][-1]["load_average"] = load_average()
                     time.sleep(0.5)
-            for name in scenarios:
+            for name in now:
                 row = median_row(runs[name])
                 progress(
                     f"  c={connections:<3d} {name:36s} {row['rps']:8.1f} req/s  p50 {row['p50_ms']:7.1f} ms"

@@ -33,7 +33,7 @@ def _named(module: str, qualname: str = "") -> Callable[[object], bool]:
 # piece -> which request hooks are it
 HOOK_PIECES = {
     "request log (id, timer, JSON line)": _named("gophermart.web.request_log"),
-    "metrics (prometheus-flask-exporter hooks)": _named("prometheus_flask_exporter"),
+    "metrics (request duration and counts)": _named("gophermart.web.metrics"),
     "security headers": _named("gophermart.web.security_headers"),
     "limiter's hooks": _named("gophermart.web.throttling"),
     "response compression (Flask-Compress)": _named("flask_compress"),

@@ -1,13 +1,13 @@
 """Prometheus metrics at /metrics.
 
-HTTP requests by endpoint and status with latency histograms come from
-prometheus-flask-exporter. Under `gophermart web` (gunicorn, several processes) they are
-aggregated across processes through PROMETHEUS_MULTIPROC_DIR; with a plain single-process
-server they are that process's own. The domain metrics — orders by status, accrual calls
-by outcome, the current pause and pace, queue depth — are read from the shared stores
-(database, Redis) at scrape time, so every web process reports the whole deployment. A
-scrape reads a few rows whatever the data's size: orders are counted by triggers as they
-change (order_counts), never by scanning the orders table.
+HTTP requests are recorded by endpoint, method and status, with a latency histogram
+(`RequestMetrics`). Under `gophermart web` (gunicorn, several processes) they are aggregated
+across processes through PROMETHEUS_MULTIPROC_DIR; with a plain single-process server they
+are that process's own. The domain metrics — orders by status, accrual calls by outcome,
+the current pause and pace, queue depth — are read from the shared stores (database,
+Redis) at scrape time, so every web process reports the whole deployment. A scrape reads a
+few rows whatever the data's size: orders are counted by triggers as they change
+(order_counts), never by scanning the orders table.
 
 With METRICS_ADDRESS set, the API answers 404 for /metrics and gunicorn's master serves
 the metrics on that address instead (start_metrics_server), off the public port.
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import sqlalchemy as sa
-from flask import Flask
-from prometheus_client import CollectorRegistry, start_http_server
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_flask_exporter import PrometheusMetrics
+from prometheus_client.exposition import choose_encoder
 
 from config.settings import parse_address
 from gophermart.extensions import db
@@ -31,46 +32,97 @@ from gophermart.models import PARKED, OrderCount, OrderStatus
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set by gophermart.runtime.web_server before this import
+# Any other method a client sends is counted as "other": label values must stay few.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def multiprocess() -> bool:
+    return os.path.isdir(os.environ.get(MULTIPROC_ENV, ""))
+
+
+class RequestMetrics:
+    """Every request's duration by endpoint, method and status, and counts by method and
+    status (the names, labels and buckets prometheus-flask-exporter gave them, which the
+    service used before). The labelled series are looked up once per label values, not on
+    every request (their cost: bench/FINDINGS.md)."""
+
+    def __init__(self, registry: CollectorRegistry | None):
+        labels = ("method", "endpoint", "status")
+        self.duration = Histogram(
+            "gophermart_http_request_duration_seconds", "Flask HTTP request duration in seconds", labels,
+            registry=registry,
+        )  # fmt: skip
+        self.total = Counter(
+            "gophermart_http_request_total", "Total number of HTTP requests", ("method", "status"), registry=registry
+        )
+        self.exceptions = Counter(
+            "gophermart_http_request_exceptions_total",
+            "Total number of HTTP requests which resulted in an exception",
+            ("method", "status"),
+            registry=registry,
+        )
+        self._series: dict[tuple, tuple] = {}
+
+    def record(self, method: str, endpoint: str | None, status: int, seconds: float) -> None:
+        key = (method if method in _METHODS else "other", str(endpoint), str(status))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series.setdefault(key, (self.duration.labels(*key), self.total.labels(key[0], key[2])))
+        series[0].observe(seconds)
+        series[1].inc()
+
+    def record_exception(self, method: str) -> None:
+        self.exceptions.labels(method if method in _METHODS else "other", "500").inc()
 
 
 def register_metrics(app: Flask) -> None:
     domain = DomainCollector(app)
-    # Served apart (start_metrics_server): the API records requests but has no /metrics.
-    path = None if app.config["SETTINGS"].metrics_address else "/metrics"
-    if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
-        from prometheus_client.exposition import choose_encoder
-        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
-
-        class MultiProcessMetrics(GunicornInternalPrometheusMetrics):
-            def register_endpoint(self, path, app=None):
-                if path is not None:  # this exporter registers one even when told not to
-                    super().register_endpoint(path, app)
-
-            def generate_metrics(self, accept_header=None, names=None):
-                # The exporter builds a fresh registry from the workers' files for every
-                # scrape, leaving out collectors registered on its own registry: the
-                # domain metrics are added to that fresh one here.
-                registry = deployment_registry(domain)
-                generate_latest, content_type = choose_encoder(accept_header)
-                exposed = registry.restricted_registry(names) if names else registry
-                return generate_latest(exposed).decode("utf-8"), content_type
-
-        MultiProcessMetrics(app, path=path, group_by="endpoint", defaults_prefix="gophermart")
+    if multiprocess():
+        # The values live in the workers' files; a scrape reads them all (deployment_registry).
+        requests = RequestMetrics(registry=None)
+        registry = None
     else:
-        metrics = PrometheusMetrics(
-            app, path=path, registry=CollectorRegistry(), group_by="endpoint", defaults_prefix="gophermart"
-        )
-        metrics.registry.register(domain)
+        registry = CollectorRegistry()
+        requests = RequestMetrics(registry)
+        registry.register(domain)
+
+    @app.before_request
+    def start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def record_request(response: Response) -> Response:
+        started = g.get("metrics_started")
+        if started is not None and request.endpoint != "metrics":
+            requests.record(request.method, request.endpoint, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.teardown_request
+    def record_exception(error: BaseException | None) -> None:
+        if error is not None:
+            requests.record_exception(request.method)
+
+    if app.config["SETTINGS"].metrics_address:
+        return  # served apart (start_metrics_server): the API records requests but has no /metrics
+
+    def metrics() -> Response:
+        everything = registry if registry is not None else deployment_registry(domain)
+        names = request.args.getlist("name[]")
+        exposed = everything.restricted_registry(names) if names else everything
+        generate_latest, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return Response(generate_latest(exposed), content_type=content_type)
+
+    app.add_url_rule("/metrics", "metrics", metrics)
 
 
 def deployment_registry(domain: DomainCollector) -> CollectorRegistry:
     """The whole deployment's metrics: every gunicorn worker's HTTP metrics (shared through
     the metrics folder, when there is one) and the domain ones."""
-    from prometheus_client import multiprocess
+    from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    if os.path.isdir(os.environ.get(MULTIPROC_ENV, "")):
-        multiprocess.MultiProcessCollector(registry)
+    if multiprocess():
+        MultiProcessCollector(registry)
     registry.register(domain)
     return registry
 
