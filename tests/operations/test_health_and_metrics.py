@@ -140,3 +140,14 @@ def test_json_log_lines_carry_the_fields(capsys):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["msg"] == "order final" and line["order_id"] == 7 and line["status"] == "PROCESSED"
     assert line["level"] == "INFO" and line["ts"].endswith("+00:00")
+
+
+def test_request_metrics_keep_their_series_few(client):
+    others = 'gophermart_http_request_total{method="other",status="405"}'
+    before = metric(client.get("/metrics").get_data(as_text=True), others) or 0  # the app serves the whole session
+    for method in ("BREW", "PROPFIND-X"):
+        assert client.open("/healthz", method=method).status_code == 405
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in body and "PROPFIND" not in body
+    assert metric(body, others) == before + 2
+    assert 'endpoint="metrics"' not in body  # scrapes are not counted as requests
