@@ -6,6 +6,7 @@ still win over these."""
 import sys
 
 from config import SettingsError, load_settings
+from gophermart.logging import configure_logging
 from gophermart.runtime.web_server import gunicorn_options, prepare_server
 
 try:
@@ -14,6 +15,8 @@ except SettingsError as exc:  # one line and exit code 2, as `gophermart` answer
     print(f"gophermart: bad setting: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
 
-# In the master, before any worker imports the app (and with it prometheus_client).
+# In the master, before gunicorn's logger is made (its lines take the service's format) and
+# before any worker imports the app (and with it prometheus_client).
+configure_logging(_settings.log_level, _settings.log_format)
 prepare_server(_settings)
 globals().update(gunicorn_options(_settings))

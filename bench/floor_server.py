@@ -37,6 +37,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from config import load_settings
 from config.settings import normalize_database_uri
+from gophermart.logging import configure_logging
 from gophermart.runtime.web_server import WebServer
 
 KINDS = ("reference", "stack")
@@ -223,6 +224,7 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     kind = arguments.pop(0) if arguments and arguments[0] in KINDS else "reference"
     settings = load_settings(arguments)
+    configure_logging(settings.log_level, settings.log_format)
     if not settings.redis_url:
         sys.exit("REDIS_URL must be set: the hand-ins are pushed to Redis")
     redis_url = settings.redis_url

@@ -8,6 +8,7 @@ import sys
 from flask import Flask, jsonify
 
 from config import load_settings
+from gophermart.logging import configure_logging
 from gophermart.runtime.web_server import WebServer
 
 
@@ -22,4 +23,6 @@ def trivial_app() -> Flask:
 
 
 if __name__ == "__main__":
-    WebServer(load_settings(sys.argv[1:]), app_factory=trivial_app).run()
+    settings = load_settings(sys.argv[1:])
+    configure_logging(settings.log_level, settings.log_format)
+    WebServer(settings, app_factory=trivial_app).run()

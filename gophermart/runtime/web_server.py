@@ -57,10 +57,8 @@ class WebServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        from gophermart.logging import configure_logging
-
-        # Before gunicorn's logger is made: its lines then take the service's format.
-        configure_logging(self.settings.log_level, self.settings.log_format)
+        # The entry point has configured logging already: gunicorn's logger, made after
+        # this, sends its lines through it (ServiceLogger).
         for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
 
@@ -77,11 +75,8 @@ def serve(settings: Settings) -> None:
 
 def prepare_server(settings: Settings) -> None:
     """What the master does before gunicorn starts, for `gophermart web` and `gunicorn
-    wsgi:app` alike: the service's logging (gunicorn's lines go through it, see
-    ServiceLogger) and the metrics folder every worker writes to."""
-    from gophermart.logging import configure_logging
-
-    configure_logging(settings.log_level, settings.log_format)
+    wsgi:app` alike, once the entry point has configured logging: the metrics folder every
+    worker writes to."""
     prepare_metrics_dir(settings.instance_dir)
 
 
