@@ -7,12 +7,15 @@ import sqlalchemy as sa
 from gophermart.extensions import db
 from gophermart.models import User, Withdrawal
 from gophermart.money import MAX_AMOUNT
+from tests.support import factories
+from tests.support.factories import user_id_of
 
 
 def set_balance(app, current, withdrawn):
+    """Alice's balance (the registered user's)."""
     with app.app_context():
-        db.session.execute(sa.update(User).where(User.login == "alice").values(current=current, withdrawn=withdrawn))
-        db.session.commit()
+        user_id = user_id_of("alice")
+    factories.set_balance(app, user_id, current, withdrawn)
 
 
 def stored(app):

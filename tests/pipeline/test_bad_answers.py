@@ -24,7 +24,7 @@ from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, User, utcnow
 from gophermart.money import MAX_AMOUNT
 from gophermart.services import ledger
-from tests.support.factories import claim_due_orders, hand_in, make_due, order_and_balance
+from tests.support.factories import claim_due_orders, hand_in, make_due, order_and_balance, set_balance
 
 NUMBER = "12345678903"
 REFUSED = "accrual answer refused: nothing recorded, asking again with back-off"
@@ -170,12 +170,6 @@ def test_an_accrual_under_half_a_cent_is_processed_without_points(app, register,
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, None, Decimal(0))
     [listed] = client.get("/api/user/orders", headers={"Authorization": bearer}).json
     assert listed["status"] == "PROCESSED" and "accrual" not in listed  # SPEC 3.3
-
-
-def set_balance(app, user_id, current, withdrawn=Decimal(0)):
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.id == user_id).values(current=current, withdrawn=withdrawn))
-        db.session.commit()
 
 
 def test_a_credit_the_balance_cannot_hold_is_refused_until_it_fits(app, user_id, answers, gate, caplog):

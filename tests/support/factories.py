@@ -24,6 +24,13 @@ def user_id_of(login: str) -> int:
     return db.session.execute(db.select(User.id).filter_by(login=login)).scalar_one()
 
 
+def set_balance(app, user_id: int, current: Decimal, withdrawn: Decimal = Decimal(0)) -> None:
+    """Put a balance on the user's row directly (what many accruals and withdrawals would)."""
+    with app.app_context():
+        db.session.execute(sa.update(User).where(User.id == user_id).values(current=current, withdrawn=withdrawn))
+        db.session.commit()
+
+
 def order_id_of(number: str) -> int:
     """In an app context."""
     return db.session.execute(db.select(Order.id).filter_by(number=number)).scalar_one()
