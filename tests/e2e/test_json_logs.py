@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from tests.support.processes import free_port, gophermart_command, service_env, serving, signed_up
+from tests.support.processes import free_port, gophermart_command, service_env, serving
 from tests.support.redis_db import redis_url_for
 from tests.support.simulator import new_order_number, register_at_simulator
+from tests.support.stacks import Shopper
 
 DEMO_ORDER = "12345678903"  # in the bundled simulator's demo data: PROCESSED, 27.25
 
@@ -27,18 +28,6 @@ def simulator_calc_seconds() -> float:
     # Longer than the longest wait before a first check (3 s, whatever was learned): the
     # first answer is not final, so the story has re-checks the task itself queued.
     return 6
-
-
-def wait_final(http, base: str, number: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = http.get(f"{base}/api/user/orders", timeout=5)
-        if response.status_code == 200:
-            order = {o["number"]: o for o in response.json()}.get(number, {})
-            if order.get("status") in ("PROCESSED", "INVALID"):
-                return order
-        time.sleep(0.2)
-    raise AssertionError(f"order {number} not final within {timeout} s")
 
 
 def wait_for_line(path: Path, fragment: str, timeout: float = 60.0) -> None:
@@ -79,9 +68,9 @@ def test_every_line_of_the_all_in_one_run_is_json(make_database, tmp_path):
         open(tmp_path / "stderr.log", "wb") as err,
         serving(executable, env, port, timeout=60, cwd=tmp_path, stdout=out, stderr=err) as process,
     ):
-        shopper = signed_up(base, "json-lines")
-        assert shopper.post(f"{base}/api/user/orders", data=DEMO_ORDER, timeout=10).status_code == 202
-        assert wait_final(shopper, base, DEMO_ORDER, timeout=30)["status"] == "PROCESSED"
+        shopper = Shopper(base, "json-lines")
+        assert shopper.hand_in(DEMO_ORDER) == 202
+        assert shopper.wait_final([DEMO_ORDER], timeout=30)[DEMO_ORDER]["status"] == "PROCESSED"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     lines = json_lines(tmp_path / "stdout.log") + json_lines(tmp_path / "stderr.log")
@@ -122,7 +111,7 @@ def test_one_orders_story_follows_its_request_id(database_uri, sim, worker_id, t
     ):
         # A worker still starting would take the first check late, when the answer is final.
         wait_for_line(worker_log, " ready.")
-        shopper = signed_up(base, "story-teller")
+        shopper = Shopper(base, "story-teller")
         number = new_order_number()
         # Registered now: its calculation runs from here, so the first check comes too early.
         register_at_simulator(
@@ -131,11 +120,11 @@ def test_one_orders_story_follows_its_request_id(database_uri, sim, worker_id, t
             [{"description": "Kettle Acme", "price": Decimal("2000")}],
             [{"match": "Acme", "reward": 10, "reward_type": "%"}],
         )
-        response = shopper.post(
+        response = shopper.http.post(
             f"{base}/api/user/orders", data=number, headers={"X-Request-ID": "story-42"}, timeout=10
         )
         assert response.status_code == 202 and response.headers["X-Request-ID"] == "story-42"
-        order = wait_final(shopper, base, number, timeout=30)
+        order = shopper.wait_final([number], timeout=30)[number]
         assert (order["status"], order["accrual"]) == ("PROCESSED", 200)
         time.sleep(0.5)  # the worker's last lines reach the file
     story = [line for line in json_lines(web_log) + json_lines(worker_log) if line.get("request_id") == "story-42"]
