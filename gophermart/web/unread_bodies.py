@@ -78,25 +78,18 @@ class UnreadBodyMiddleware:
         """Read what is left of the body, up to the cap: True when nothing is left."""
         if body.ended:
             return True
-        if length is not None:
-            left = length - body.consumed
-            if left <= 0:
-                return True
+        if length is None:  # chunked: the server ends the stream where the body ends
+            left, all_read = self.max_bytes + 1, False  # one byte past the cap: too long
+        else:
+            left, all_read = length - body.consumed, True
             if left > self.max_bytes:
                 return False
-            while left > 0:
-                data = body.read(min(_CHUNK, left))
-                if not data:
-                    return True  # the client sent less than it announced: nothing left either
-                left -= len(data)
-            return True
-        budget = self.max_bytes  # chunked: the server ends the stream where the body ends
-        while budget >= 0:
-            data = body.read(min(_CHUNK, budget + 1))
+        while left > 0:
+            data = body.read(min(_CHUNK, left))
             if not data:
-                return True
-            budget -= len(data)
-        return False
+                return True  # the body ended (sooner than announced, if it was)
+            left -= len(data)
+        return all_read
 
 
 def _content_length(environ) -> int | None:
