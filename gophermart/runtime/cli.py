@@ -11,19 +11,17 @@ Flags -a, -d and -r override RUN_ADDRESS, DATABASE_URI and ACCRUAL_SYSTEM_ADDRES
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from config import Settings, SettingsError, load_settings
 from config.settings import redacted
-from gophermart.logging import configure_logging, resolve_format
+from gophermart.logging import configure_logging, formatter, resolve_format
 
 log = logging.getLogger(__name__)
 
@@ -190,18 +188,18 @@ def run_celery(role: str, settings: Settings) -> None:
 def _celery_says_json() -> None:
     """The worker's few lines from its signal handlers ("Warm shutdown") are written with a
     bare os.write, not logged (a signal may interrupt a log call holding its lock): in JSON
-    mode they become JSON lines, written the same lock-free way."""
+    mode they become the service's JSON lines, written the same lock-free way."""
     from celery.apps import worker as celery_worker
 
+    json_lines = formatter("json")
+
     def say(msg: str, f: Any = sys.__stderr__) -> None:
-        line = {"level": "INFO", "logger": "celery.apps.worker", "msg": str(msg).strip(), "ts": _utc_now()}
-        os.write(f.fileno() if f is not None else 2, (json.dumps(line) + "\n").encode())
+        record = logging.makeLogRecord(
+            {"name": "celery.apps.worker", "levelno": logging.INFO, "levelname": "INFO", "msg": str(msg).strip()}
+        )
+        os.write(f.fileno() if f is not None else 2, (json_lines.format(record) + "\n").encode())
 
     celery_worker.safe_say = say
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 def run_all_in_one(settings: Settings) -> int:
