@@ -47,11 +47,12 @@ class RequestMetrics:
     every request (their cost: bench/FINDINGS.md)."""
 
     def __init__(self, registry: CollectorRegistry | None):
-        labels = ("method", "endpoint", "status")
         self.duration = Histogram(
-            "gophermart_http_request_duration_seconds", "Flask HTTP request duration in seconds", labels,
+            "gophermart_http_request_duration_seconds",
+            "Flask HTTP request duration in seconds",
+            ("method", "endpoint", "status"),
             registry=registry,
-        )  # fmt: skip
+        )
         self.total = Counter(
             "gophermart_http_request_total", "Total number of HTTP requests", ("method", "status"), registry=registry
         )
@@ -79,11 +80,11 @@ def register_metrics(app: Flask) -> None:
     domain = DomainCollector(app)
     if multiprocess():
         # The values live in the workers' files; a scrape reads them all (deployment_registry).
-        requests = RequestMetrics(registry=None)
+        recorded = RequestMetrics(registry=None)
         registry = None
     else:
         registry = CollectorRegistry()
-        requests = RequestMetrics(registry)
+        recorded = RequestMetrics(registry)
         registry.register(domain)
 
     @app.before_request
@@ -94,13 +95,13 @@ def register_metrics(app: Flask) -> None:
     def record_request(response: Response) -> Response:
         started = g.get("metrics_started")
         if started is not None and request.endpoint != "metrics":
-            requests.record(request.method, request.endpoint, response.status_code, time.perf_counter() - started)
+            recorded.record(request.method, request.endpoint, response.status_code, time.perf_counter() - started)
         return response
 
     @app.teardown_request
     def record_exception(error: BaseException | None) -> None:
         if error is not None:
-            requests.record_exception(request.method)
+            recorded.record_exception(request.method)
 
     if app.config["SETTINGS"].metrics_address:
         return  # served apart (start_metrics_server): the API records requests but has no /metrics
