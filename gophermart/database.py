@@ -123,6 +123,8 @@ def _read_alone(statement, parameters) -> tuple | None:
     if engine.dialect.driver != "psycopg2":
         return run_alone(statement, parameters).first()
     compiled = _compiled(statement, engine.dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:  # IN lists: SQL per call
+        return run_alone(statement, parameters).first()
     sql, parameters = compiled.string, compiled.construct_params(parameters)
     with engine.connect() as connection, _autocommit(connection):
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -143,7 +145,7 @@ def _read_alone(statement, parameters) -> tuple | None:
 
 
 @lru_cache(maxsize=256)
-def _compiled(statement, dialect) -> sa.engine.Compiled:
+def _compiled(statement, dialect) -> sa.sql.compiler.SQLCompiler:
     # SQLAlchemy's execution (its compiled cache, execution context and result) costs
     # more CPU than the driver's own round trip for a one-row read. Bounded: a statement
     # built per call would otherwise hold its entry for ever.

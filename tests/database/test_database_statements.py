@@ -156,3 +156,10 @@ def test_a_read_alone_whose_connection_the_server_ends_raises_503s_error_and_dro
         assert raised.value.connection_invalidated
         _pool_connections_are_as_before()
         assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
+
+
+def test_a_read_alone_with_an_in_list_is_rendered_for_its_values(app, user_id):
+    with app.app_context():
+        logins = sa.select(USERS.login).where(USERS.id.in_([user_id, -1]))
+        assert first_alone(logins) == ("solo",)
+        assert first_alone(sa.select(USERS.login).where(USERS.id.in_([-1, -2]))) is None
