@@ -116,14 +116,15 @@ def _read_alone(statement, parameters) -> tuple | None:
     session at all. The statement is compiled once and run on the driver's cursor, so the
     row holds the driver's own values: for columns SQLAlchemy does not convert on psycopg2
     (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns. Inside
-    a transaction, and on other drivers, as `run_alone` (their costs: bench/FINDINGS.md)."""
+    a transaction, on other drivers, and for SQL made per call (IN lists), as `run_alone`
+    (their costs: bench/FINDINGS.md)."""
     if db.session.registry.has() and db.session().in_transaction():
         return run_alone(statement, parameters).first()
     engine = db.engine
     if engine.dialect.driver != "psycopg2":
         return run_alone(statement, parameters).first()
     compiled = _compiled(statement, engine.dialect)
-    if compiled.post_compile_params or compiled.literal_execute_params:  # IN lists: SQL per call
+    if compiled.post_compile_params or compiled.literal_execute_params:
         return run_alone(statement, parameters).first()
     sql, parameters = compiled.string, compiled.construct_params(parameters)
     with engine.connect() as connection, _autocommit(connection):
