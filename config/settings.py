@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,15 +143,17 @@ def text(value: str) -> str:
     return value
 
 
-def _setting(env: str, coerce: Callable[[str], object], default: object, flag: str | None = None):
-    return field(default=default, metadata={"env": env, "coerce": coerce, "flag": flag})
+def _setting(env: str, coerce: Callable[[str], object], default: object, flag: str | None = None, metavar: str = ""):
+    return field(default=default, metadata={"env": env, "coerce": coerce, "flag": flag, "metavar": metavar})
 
 
 @dataclass(frozen=True)
 class Settings:
-    run_address: str = _setting("RUN_ADDRESS", address, "localhost:8080", flag="-a")
-    database_uri: str | None = _setting("DATABASE_URI", normalize_database_uri, None, flag="-d")
-    accrual_system_address: str | None = _setting("ACCRUAL_SYSTEM_ADDRESS", normalize_accrual_address, None, flag="-r")
+    run_address: str = _setting("RUN_ADDRESS", address, "localhost:8080", flag="-a", metavar="HOST:PORT")
+    database_uri: str | None = _setting("DATABASE_URI", normalize_database_uri, None, flag="-d", metavar="URI")
+    accrual_system_address: str | None = _setting(
+        "ACCRUAL_SYSTEM_ADDRESS", normalize_accrual_address, None, flag="-r", metavar="URL"
+    )
     redis_url: str | None = _setting("REDIS_URL", normalize_redis_url, None)
     secret_key: str | None = _setting("SECRET_KEY", text, None)
     instance_dir: str = _setting("INSTANCE_DIR", text, str(DEFAULT_INSTANCE_DIR))
@@ -198,20 +200,27 @@ class Settings:
         return f"sqlite:///{Path(self.instance_dir) / 'gophermart.sqlite3'}"
 
 
+def flag_fields() -> list[Field]:
+    """The settings a command-line flag can set (-a, -d, -r): name, flag, metavar, env."""
+    return [spec for spec in fields(Settings) if spec.metadata["flag"]]
+
+
 def _argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gophermart", add_help=False, exit_on_error=False)
-    for spec in fields(Settings):
-        if spec.metadata["flag"]:
-            parser.add_argument(spec.metadata["flag"], dest=spec.name, default=None)
+    for spec in flag_fields():
+        parser.add_argument(spec.metadata["flag"], dest=spec.name, default=None)
     return parser
 
 
 def load_settings(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, str | None] | None = None,
     **overrides: object,
 ) -> Settings:
-    """Settings from flags (highest), then the environment, then defaults."""
+    """Settings from flags (highest), then the environment, then defaults. The flags come
+    from `argv`, or already parsed as `flags` ({setting name: value}, as the console script
+    has them), coerced alike."""
     environ = os.environ if environ is None else environ
     try:
         parsed, unknown = _argument_parser().parse_known_args(list(argv or []))
@@ -219,7 +228,7 @@ def load_settings(
         raise SettingsError(str(exc)) from None
     if unknown:
         raise SettingsError(f"unknown argument {unknown[0]!r}; the flags are -a, -d and -r")
-    flags = vars(parsed)
+    flags = {**vars(parsed), **{name: value for name, value in (flags or {}).items() if value is not None}}
     values: dict[str, Any] = {}
     for spec in fields(Settings):
         env_name = spec.metadata["env"]

@@ -20,33 +20,27 @@ from typing import Any
 import click
 
 from config import Settings, SettingsError, load_settings
-from config.settings import redacted
+from config.settings import flag_fields, redacted
 from gophermart.logging import configure_logging, formatter, resolve_format
 
 log = logging.getLogger(__name__)
 
-FLAGS = {"run_address": "-a", "database_uri": "-d", "accrual_system_address": "-r"}
-
 
 def settings_flags(command: Callable[..., Any]) -> Callable[..., Any]:
-    """-a, -d and -r, on the group and on every role."""
-    for name, flag, metavar, env in reversed(
-        [
-            ("run_address", "-a", "HOST:PORT", "RUN_ADDRESS"),
-            ("database_uri", "-d", "URI", "DATABASE_URI"),
-            ("accrual_system_address", "-r", "URL", "ACCRUAL_SYSTEM_ADDRESS"),
-        ]
-    ):
-        command = click.option(flag, name, metavar=metavar, default=None, help=f"Overrides {env}.")(command)
+    """The settings' flags (-a, -d and -r: config.settings), on the group and on every role."""
+    for spec in reversed(flag_fields()):
+        meta = spec.metadata
+        command = click.option(
+            meta["flag"], spec.name, metavar=meta["metavar"], default=None, help=f"Overrides {meta['env']}."
+        )(command)
     return command
 
 
 def load(ctx: click.Context, flags: dict[str, str | None], role: str) -> Settings:
     """The settings of this run: the role's flags over the group's, over the environment."""
     merged = {**(ctx.obj or {}), **{k: v for k, v in flags.items() if v is not None}}
-    argv = [part for name, value in merged.items() if value is not None for part in (FLAGS[name], value)]
     try:
-        settings = load_settings(argv)
+        settings = load_settings(flags=merged)
         if role == "worker" and not settings.accrual_system_address:
             raise SettingsError("ACCRUAL_SYSTEM_ADDRESS (-r) is required for the worker")
     except SettingsError as exc:

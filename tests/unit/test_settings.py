@@ -80,6 +80,15 @@ def test_bad_values_name_the_setting(env, needle):
 def test_bad_flag_names_the_flag():
     with pytest.raises(SettingsError, match=r"RUN_ADDRESS \(-a\)"):
         load_settings(argv=["-a", "bad"], environ={})
+    with pytest.raises(SettingsError, match=r"RUN_ADDRESS \(-a\)"):
+        load_settings(flags={"run_address": "bad"}, environ={})
+
+
+def test_flags_already_parsed_are_taken_as_from_argv():
+    env = {"RUN_ADDRESS": "localhost:9000", "ACCRUAL_SYSTEM_ADDRESS": "acc:1"}
+    settings = load_settings(flags={"run_address": ":7000", "accrual_system_address": None}, environ=env)
+    assert settings.bind == ("0.0.0.0", 7000)  # coerced as a flag, over the environment
+    assert settings.accrual_system_address == "http://acc:1"  # None: not given
 
 
 def test_choices_are_taken_in_any_case():
