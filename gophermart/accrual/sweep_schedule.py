@@ -18,10 +18,10 @@ from abc import ABC, abstractmethod
 from functools import cache
 from pathlib import Path
 
-import redis
 from celery import Celery
 from celery.schedules import schedstate, schedule
 
+from gophermart.accrual.connections import redis_at
 from gophermart.accrual.queueing import QUEUE
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class FileMarker(SweepMarker):
 
 class RedisMarker(SweepMarker):
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.client = redis_at(url)
 
     def mark(self) -> None:
         self.client.set(MARKER_KEY, repr(time.time()))
