@@ -228,11 +228,11 @@ def load_settings(
         raise SettingsError(str(exc)) from None
     if unknown:
         raise SettingsError(f"unknown argument {unknown[0]!r}; the flags are -a, -d and -r")
-    flags = {**vars(parsed), **{name: value for name, value in (flags or {}).items() if value is not None}}
+    given = {**vars(parsed), **{name: value for name, value in (flags or {}).items() if value is not None}}
     values: dict[str, Any] = {}
     for spec in fields(Settings):
         env_name = spec.metadata["env"]
-        raw = flags.get(spec.name)
+        raw = given.get(spec.name)
         source = spec.metadata["flag"]
         if raw is None:
             raw, source = environ.get(env_name), env_name
