@@ -66,10 +66,10 @@ def servers(logs: Path):
 
 
 @contextmanager
-def servers_for(database: str, logs: Path, **settings: str):
-    """`gophermart web`, the bare endpoint and the floors (bench/floor_server.py) on a
-    migrated `database`, each under the same gunicorn settings (the service's defaults, or
-    `settings`); {"api", "trivial", "floor", "stack_floor": base URL}."""
+def servers_for(database: str, logs: Path, stack_floor: bool = True, **settings: str):
+    """`gophermart web`, the bare endpoint and the floors (bench/floor_server.py; the stack
+    floor unless told not) on a migrated `database`, each under the same gunicorn settings
+    (the service's defaults, or `settings`); {"api", "trivial", "floor", "stack_floor": base URL}."""
     # One key for every server on the database: a token signed by one is good on the others.
     env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", SECRET_KEY="bench", **settings)
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
@@ -81,6 +81,8 @@ def servers_for(database: str, logs: Path, **settings: str):
         "floor": [*floor, "reference", "-a", f"127.0.0.1:{ports['floor']}"],
         "stack_floor": [*floor, "stack", "-a", f"127.0.0.1:{ports['stack_floor']}"],
     }
+    if not stack_floor:
+        del ports["stack_floor"], commands["stack_floor"]
     with started(commands, env, logs, ports=ports):
         yield {"api" if name == "web" else name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
@@ -137,16 +139,17 @@ def measure(concurrencies=(1, 8, 32, 64), seconds: int = 8, progress=print, repe
     with servers(logs) as (urls, database):
         api, floor, stack = urls["api"], urls["floor"], urls["stack_floor"]
         tokens = prepare(api, database)
-        floor_token = requests.get(f"{floor}/token/rich", timeout=10).text
-        floor_tokens = {login: requests.get(f"{floor}/token/{login}", timeout=10).text for login in ("ten", "uploader")}
+        floor_tokens = {
+            login: requests.get(f"{floor}/token/{login}", timeout=10).text for login in ("rich", "ten", "uploader")
+        }
         # Both floors sign with the same key: a floor token is good on either.
         balance, orders, post = "/api/user/balance", "/api/user/orders", "post_number.lua"
         scenarios = {
             TRIVIAL: (urls["trivial"] + "/", "get.lua", {}),
-            FLOOR: (floor + balance, "get.lua", {"TOKEN": floor_token}),
+            FLOOR: (floor + balance, "get.lua", {"TOKEN": floor_tokens["rich"]}),
             FLOOR_ORDERS_10: (floor + orders, "get.lua", {"TOKEN": floor_tokens["ten"]}),
             FLOOR_POST_ORDERS: (floor + orders, post, {"TOKEN": floor_tokens["uploader"], "KIND": "order"}),
-            STACK_FLOOR: (stack + balance, "get.lua", {"TOKEN": floor_token}),
+            STACK_FLOOR: (stack + balance, "get.lua", {"TOKEN": floor_tokens["rich"]}),
             STACK_FLOOR_ORDERS_10: (stack + orders, "get.lua", {"TOKEN": floor_tokens["ten"]}),
             STACK_FLOOR_POST_ORDERS: (stack + orders, post, {"TOKEN": floor_tokens["uploader"], "KIND": "order"}),
             BALANCE: (api + balance, "get.lua", {"TOKEN": tokens["rich"]}),

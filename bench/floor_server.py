@@ -104,10 +104,6 @@ def reference_app(database_uri: str, redis_url: str, threads: int) -> Flask:
             abort(401)
         return user, row
 
-    @app.get("/")
-    def bare():
-        return jsonify({"current": 500.5, "withdrawn": 42})
-
     @app.get("/token/<login>")
     def token(login: str):
         row = run("SELECT id, auth_version FROM users WHERE login = %s", login)

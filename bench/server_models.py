@@ -53,7 +53,7 @@ def main() -> None:
         for model in args.models:
             folder = logs / model.replace(":", "-")
             folder.mkdir()
-            urls[model] = stack.enter_context(servers_for(database, folder, **model_settings(model)))
+            urls[model] = stack.enter_context(servers_for(database, folder, stack_floor=False, **model_settings(model)))
         first = urls[args.models[0]]
         tokens = prepare_users(lambda login, pw: signed_up(first["api"], login, pw).headers["Authorization"], database)
         floor_tokens = {m: requests.get(f"{u['floor']}/token/rich", timeout=10).text for m, u in urls.items()}
