@@ -151,3 +151,20 @@ def test_request_metrics_keep_their_series_few(client):
     assert "BREW" not in body and "PROPFIND" not in body
     assert metric(body, others) == before + 2
     assert 'endpoint="metrics"' not in body  # scrapes are not counted as requests
+
+
+def test_an_exception_outside_the_views_error_handling_is_counted(app):
+    fresh = create_app(app.config["SETTINGS"])
+
+    @fresh.after_request
+    def broken(response):
+        if response.status_code == 200 and fresh.config.get("BREAK_HEALTHZ"):
+            raise RuntimeError("broken after the view")
+        return response
+
+    client = fresh.test_client()
+    fresh.config["BREAK_HEALTHZ"] = True
+    assert client.get("/healthz").status_code == 500
+    fresh.config["BREAK_HEALTHZ"] = False
+    body = client.get("/metrics").get_data(as_text=True)
+    assert metric(body, 'gophermart_http_request_exceptions_total{method="GET",status="500"}') == 1
