@@ -6,6 +6,7 @@ When a request carries an Authorization header, the header alone decides.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -32,6 +33,28 @@ def _serializer() -> URLSafeTimedSerializer:
 def _token_serializer(secret_key: str | bytes) -> URLSafeTimedSerializer:
     # Made once per key, not per request: it holds no state of its own.
     return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
+
+
+@lru_cache(maxsize=4096)
+def _verified_token(serializer: URLSafeTimedSerializer, token: str) -> tuple[object, int]:
+    """The auth id a bearer token carries and when it was signed (seconds since the epoch),
+    or BadSignature. A client sends the same token on every request: its signature is
+    checked once per process, not on every request (an HMAC, base64 and JSON: its cost,
+    bench/FINDINGS.md); its age is checked by the caller on every use. Failures are not
+    cached, and a new secret key brings a new serializer, so no old entry matches."""
+    auth_id, signed_at = serializer.loads(token, return_timestamp=True)
+    return auth_id, int(signed_at.timestamp())
+
+
+def _token_auth_id(token: str, max_age: int) -> object | None:
+    """The auth id of a validly signed token no older than `max_age` seconds, else None."""
+    try:
+        auth_id, signed_at = _verified_token(_serializer(), token)
+    except BadSignature:
+        return None
+    # As itsdangerous counts a token's age: whole seconds, and none signed in the future.
+    age = int(time.time()) - signed_at
+    return auth_id if 0 <= age <= max_age else None
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -124,11 +147,8 @@ def register_auth(app: Flask) -> None:
         scheme, _, token = req.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        try:
-            auth_id = _serializer().loads(token.strip(), max_age=current_app.config["TOKEN_TTL_SECONDS"])
-        except BadSignature:  # also covers SignatureExpired
-            return None
-        return _load_by_auth_id(auth_id)
+        auth_id = _token_auth_id(token.strip(), current_app.config["TOKEN_TTL_SECONDS"])
+        return None if auth_id is None else _load_by_auth_id(auth_id)
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:
