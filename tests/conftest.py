@@ -13,6 +13,7 @@ import requests
 from flask_migrate import upgrade
 
 from gophermart import create_app
+from gophermart.accrual.queueing import RECENT_ESTIMATE
 from gophermart.extensions import db, limiter
 from tests.support.database import TABLES, drop_databases, recreate_database, test_settings
 from tests.support.processes import live_web_server, signed_up
@@ -70,6 +71,7 @@ def app(_app):
         )
         db.session.commit()
         db.session.remove()
+    _app.extensions.pop(RECENT_ESTIMATE, None)  # the gate was reset: no read of it is recent
     yield _app
 
 

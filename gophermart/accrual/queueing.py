@@ -5,6 +5,7 @@ their use case returned; the use cases themselves never touch the broker."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -21,6 +22,11 @@ CHECK_TASK = "gophermart.check_order"
 # The message header carrying the request id of the hand-in a check descends from, so the
 # task's log lines (and the re-checks it queues) link up with the request's.
 REQUEST_ID_HEADER = "gophermart_request_id"
+# A hand-in times its first check by the learned calculation time, which moves over many
+# answers, not within a second: each process reads it from the gate at most this often,
+# not on every hand-in (a Redis round trip each: bench/FINDINGS.md).
+ESTIMATE_READ_INTERVAL = 1.0
+RECENT_ESTIMATE = "recent_calc_estimate"  # where a process keeps its read: app.extensions
 
 
 def file_broker_dir(instance_dir: str) -> Path:
@@ -44,9 +50,21 @@ def queue_first_check(order_id: int) -> None:
     """Queue a new order's first check, timed for when its calculation is likely done.
     Never fails the caller: with the broker down the sweep takes the order over."""
     try:
-        queue_check(order_id, first_check_age(accrual_gate().state().calc_estimate), NEW_ORDER_TOKEN)
+        queue_check(order_id, first_check_age(recent_calc_estimate()), NEW_ORDER_TOKEN)
     except Exception:  # the broker is down: never fail the request for it
         log.warning("could not queue the order's check; the sweep will", extra={"order_id": order_id}, exc_info=True)
+
+
+def recent_calc_estimate() -> float:
+    """The gate's calculation estimate as this process read it within the last
+    ESTIMATE_READ_INTERVAL seconds (read afresh when older)."""
+    ext = current_app.extensions
+    now = time.monotonic()
+    read_at, estimate = ext.get(RECENT_ESTIMATE, (None, 0.0))
+    if read_at is None or now - read_at >= ESTIMATE_READ_INTERVAL:
+        estimate = accrual_gate().state().calc_estimate
+        ext[RECENT_ESTIMATE] = (now, estimate)
+    return estimate
 
 
 def queue_depth() -> int | None:

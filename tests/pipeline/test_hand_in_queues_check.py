@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from gophermart.accrual import queueing
 from gophermart.accrual.checks import MAX_FIRST_CHECK_DELAY
+from gophermart.accrual.queueing import ESTIMATE_READ_INTERVAL
 from gophermart.accrual.tasks import check_order
 from gophermart.extensions import db
 from gophermart.models import QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
@@ -58,3 +60,21 @@ def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, c
     with app.app_context():
         due = db.session.get_one(Order, stored_order_id(app, "12345678903")).next_check_at
     assert utcnow() < due <= utcnow() + timedelta(seconds=QUEUED_CHECK_GRACE_SECONDS)
+
+
+def test_the_estimate_is_read_from_the_gate_at_most_once_a_second(app, client, register, published, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(queueing.time, "monotonic", lambda: clock[0])
+    token = register()
+
+    def hand_in(number: str) -> float:
+        assert client.post("/api/user/orders", data=number, headers={"Authorization": token}).status_code == 202
+        return published[-1][1]
+
+    set_estimate(app, 2.0)
+    assert hand_in("12345678903") == pytest.approx(2.0)
+    set_estimate(app, 0.5)
+    clock[0] += ESTIMATE_READ_INTERVAL / 2
+    assert hand_in("4561261212345467") == pytest.approx(2.0)  # this process read it just now
+    clock[0] += ESTIMATE_READ_INTERVAL
+    assert hand_in("79927398713") == pytest.approx(0.5)
