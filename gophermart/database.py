@@ -95,39 +95,53 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
     return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
-def first_alone(statement, parameters=None) -> tuple | None:
+def first_alone(statement, parameters=None, *, on_session: bool = False) -> tuple | None:
     """The first row of a SELECT that is a whole unit of work by itself (see `run_alone`),
-    as a tuple, or None; see `_read_alone`."""
-    return _read_alone(statement, parameters)
+    as a tuple, or None; see `_read_alone`. `on_session`: on the session's connection,
+    for a request whose changes come next on it (one pool check-out, not two)."""
+    return _read_alone(statement, parameters, on_session)
 
 
 def scalar_alone(statement, parameters=None):
     """The first column of the first row of such a SELECT, or None; see `_read_alone`."""
-    row = _read_alone(statement, parameters)
+    row = _read_alone(statement, parameters, on_session=False)
     return None if row is None else row[0]
 
 
-def _read_alone(statement, parameters) -> tuple | None:
+def _read_alone(statement, parameters, on_session: bool) -> tuple | None:
     """The first row of a SELECT that is a whole unit of work by itself. With no
-    transaction open on the session (PostgreSQL through psycopg2), it runs outside a
-    transaction, as `run_alone` does, but on a connection of its own, checked out of the
-    pool for the statement and returned at once, without making the ORM session: a request
-    whose only statements are such reads (GET balance, GET orders) then makes and removes no
-    session at all. The statement is compiled once and run on the driver's cursor, so the
+    statement run yet in the session's transaction (PostgreSQL through psycopg2), it runs
+    outside a transaction, as `run_alone` does: on the session's connection if
+    `on_session`, else on a connection of its own, checked out of the pool for the
+    statement and returned at once, without making the ORM session (a request whose only
+    statements are such reads, GET balance and GET orders, then makes and removes no
+    session at all). The statement is compiled once and run on the driver's cursor, so the
     row holds the driver's own values: for columns SQLAlchemy does not convert on psycopg2
-    (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns. Inside
-    a transaction, on other drivers, and for SQL made per call (IN lists), as `run_alone`
-    (their costs: bench/FINDINGS.md)."""
-    if db.session.registry.has() and db.session().in_transaction():
-        return run_alone(statement, parameters).first()
+    (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns; its
+    parameters go to the driver as given (numbers, text). Inside a transaction, on other
+    drivers, and for SQL made per call (IN lists), as `run_alone` (their costs:
+    bench/FINDINGS.md)."""
     engine = db.engine
-    if engine.dialect.driver != "psycopg2":
+    in_transaction = db.session.registry.has() and db.session().in_transaction()
+    if engine.dialect.driver != "psycopg2" or (in_transaction and not on_session):
         return run_alone(statement, parameters).first()
     compiled = _compiled(statement, engine.dialect)
     if compiled.post_compile_params or compiled.literal_execute_params:
         return run_alone(statement, parameters).first()
+    if not on_session:
+        with engine.connect() as connection:
+            return _first_on_cursor(connection, compiled, parameters)
+    connection = db.session.connection()
+    driver_connection: Any = connection.connection.dbapi_connection
+    if driver_connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+        return connection.execute(statement, parameters).first()  # in the transaction under way
+    return _first_on_cursor(connection, compiled, parameters)
+
+
+def _first_on_cursor(connection: sa.Connection, compiled: sa.sql.compiler.SQLCompiler, parameters) -> tuple | None:
+    """The statement's first row, run outside a transaction on the connection's driver cursor."""
     sql, parameters = compiled.string, compiled.construct_params(parameters)
-    with engine.connect() as connection, _autocommit(connection):
+    with _autocommit(connection):
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, parameters)
@@ -135,11 +149,11 @@ def _read_alone(statement, parameters) -> tuple | None:
         except psycopg2.Error as error:
             # As SQLAlchemy's own execution would: its exception (an OperationalError is a
             # 503), and a connection the server ended never goes back to the pool.
-            ended = engine.dialect.is_disconnect(error, connection.connection, cursor)
+            ended = connection.dialect.is_disconnect(error, connection.connection, cursor)
             if ended:
                 connection.invalidate(error)
             raise sa.exc.DBAPIError.instance(
-                sql, parameters, error, psycopg2.Error, connection_invalidated=ended, dialect=engine.dialect
+                sql, parameters, error, psycopg2.Error, connection_invalidated=ended, dialect=connection.dialect
             ) from error
         finally:
             cursor.close()

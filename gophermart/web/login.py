@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from gophermart.database import first_alone, run_alone
+from gophermart.database import first_alone
 from gophermart.errors import problem
 from gophermart.extensions import login_manager
 from gophermart.models import USERS, User
@@ -121,11 +121,7 @@ def _load_by_auth_id(auth_id: object) -> AuthenticatedUser | None:
     user_id, _, version = auth_id.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    parameters = {"user_id": int(user_id)}
-    if request.method in _READS_ONLY:
-        row = first_alone(_AUTHENTICATED_USER, parameters)
-    else:  # the request's session reads it: the change after it needs that connection anyway
-        row = run_alone(_AUTHENTICATED_USER, parameters).first()
+    row = first_alone(_AUTHENTICATED_USER, {"user_id": int(user_id)}, on_session=request.method not in _READS_ONLY)
     if row is None:
         return None
     user = AuthenticatedUser(*row)

@@ -1,6 +1,7 @@
 """database.run_alone: a statement that is a whole unit of work runs outside a
 transaction (no BEGIN, no COMMIT round trips), and never splits one that is open; and
-first_alone / scalar_alone, the reads that make no ORM session when none is open."""
+first_alone / scalar_alone, the reads that make no ORM session when none is open (or run
+on the session's connection, outside a transaction)."""
 
 import pytest
 import sqlalchemy as sa
@@ -163,3 +164,29 @@ def test_a_read_alone_with_an_in_list_is_rendered_for_its_values(app, user_id):
         logins = sa.select(USERS.login).where(USERS.id.in_([user_id, -1]))
         assert first_alone(logins) == ("solo",)
         assert first_alone(sa.select(USERS.login).where(USERS.id.in_([-1, -2]))) is None
+
+
+def test_a_read_alone_on_the_session_runs_on_its_connection_outside_a_transaction(app, user_id, database_uri):
+    with app.app_context():
+        pid = first_alone(sa.select(sa.func.pg_backend_pid()), on_session=True)
+        conn = driver_connection()
+        assert pid == (conn.info.backend_pid,)  # the connection the change after it uses
+        assert conn.info.transaction_status == TransactionStatus.IDLE and conn.autocommit is False
+        before = auth_version(database_uri, user_id)
+        db.session.execute(bump(user_id))
+        # Once a transaction is under way, the read runs in it.
+        read = sa.select(USERS.auth_version).where(USERS.id == user_id)
+        assert first_alone(read, on_session=True) == (before + 1,)
+        db.session.rollback()
+        assert auth_version(database_uri, user_id) == before
+
+
+def test_a_read_alone_on_the_session_whose_connection_the_server_ends_raises_503s_error(app, user_id):
+    with app.app_context():
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            first_alone(sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())), on_session=True)
+        assert raised.value.connection_invalidated
+        db.session.rollback()
+        assert first_alone(sa.select(USERS.login).where(USERS.id == user_id), on_session=True) == ("solo",)
+        db.session.remove()
+        _pool_connections_are_as_before()
