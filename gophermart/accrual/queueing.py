@@ -5,8 +5,8 @@ their use case returned; the use cases themselves never touch the broker."""
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
+from time import monotonic
 
 from flask import current_app
 
@@ -59,7 +59,7 @@ def recent_calc_estimate() -> float:
     """The gate's calculation estimate as this process read it within the last
     ESTIMATE_READ_INTERVAL seconds (read afresh when older)."""
     ext = current_app.extensions
-    now = time.monotonic()
+    now = monotonic()
     read_at, estimate = ext.get(RECENT_ESTIMATE, (None, 0.0))
     if read_at is None or now - read_at >= ESTIMATE_READ_INTERVAL:
         estimate = accrual_gate().state().calc_estimate

@@ -64,7 +64,7 @@ def test_with_the_broker_down_the_order_is_accepted_and_left_to_the_sweep(app, c
 
 def test_the_estimate_is_read_from_the_gate_at_most_once_a_second(app, client, register, published, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(queueing.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(queueing, "monotonic", lambda: clock[0])  # the hand-in's clock only
     token = register()
 
     def hand_in(number: str) -> float:
