@@ -192,6 +192,22 @@ def run_alone(statement, parameters=None):
         return connection.execute(statement, parameters)  # the rows are fetched already
 
 
+def end_alone() -> None:
+    """End a unit of work whose changes ran through `run_alone`: commit, unless every one of
+    them committed by itself (no transaction under way on the session's connection, on
+    psycopg2). Then there is nothing to commit, and the session keeps its connection for the
+    statements that follow: a commit would return it to the pool, and the next statement
+    check it out again (their cost: bench/FINDINGS.md). Core statements only, as run_alone."""
+    connection = db.session.connection()
+    driver_connection: Any = connection.connection.dbapi_connection
+    if (
+        connection.dialect.driver == "psycopg2"
+        and driver_connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    ):
+        return
+    db.session.commit()
+
+
 @contextmanager
 def _autocommit(connection: sa.Connection) -> Iterator[None]:
     """The statements inside run outside a transaction; the connection is then back in the

@@ -30,7 +30,7 @@ from gophermart.accrual.client import (
     Unavailable,
 )
 from gophermart.accrual.gate import AccrualGate
-from gophermart.database import run_alone
+from gophermart.database import end_alone, run_alone
 from gophermart.extensions import db
 from gophermart.models import (
     FINAL_STATUSES,
@@ -335,7 +335,7 @@ def _claim(order_id: int, token: int | None = None) -> Claim | None:
         row = run_alone(_START_ANY, params).one_or_none()
     else:
         row = run_alone(_START, {**params, "token": token}).one_or_none()
-    db.session.commit()
+    end_alone()  # committed by itself: the check's next statements keep the connection
     return None if row is None else Claim(order_id, *row)
 
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
-from gophermart.database import first_alone, run_alone, scalar_alone
+from gophermart.database import end_alone, first_alone, run_alone, scalar_alone
 from gophermart.extensions import db
 from gophermart.models import USERS, User, users_table
 from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetch_one
@@ -190,3 +190,25 @@ def test_a_read_alone_on_the_session_whose_connection_the_server_ends_raises_503
         assert first_alone(sa.select(USERS.login).where(USERS.id == user_id), on_session=True) == ("solo",)
         db.session.remove()
         _pool_connections_are_as_before()
+
+
+def test_ending_changes_that_ran_alone_keeps_the_connection_and_commits_nothing(app, user_id, database_uri):
+    with app.app_context():
+        before = auth_version(database_uri, user_id)
+        run_alone(bump(user_id))
+        pid = driver_connection().info.backend_pid
+        end_alone()
+        assert db.session().in_transaction()  # the session holds its connection still…
+        assert driver_connection().info.backend_pid == pid
+        assert driver_connection().info.transaction_status == TransactionStatus.IDLE  # …in no transaction
+        assert auth_version(database_uri, user_id) == before + 1
+
+
+def test_ending_changes_of_which_one_ran_in_a_transaction_commits_it(app, user_id, database_uri):
+    with app.app_context():
+        before = auth_version(database_uri, user_id)
+        db.session.execute(bump(user_id))
+        run_alone(bump(user_id))  # in the transaction under way
+        end_alone()
+        assert not db.session().in_transaction()
+        assert auth_version(database_uri, user_id) == before + 2
