@@ -171,8 +171,9 @@ def run_alone(statement, parameters=None):
     """Run one statement that is a whole unit of work by itself — a SELECT, or a change
     that needs no other statement with it — outside a transaction if none is open on the
     session's connection yet (PostgreSQL through psycopg2; elsewhere as usual). Callers of
-    a change still commit: a no-op then, and what ends the transaction otherwise. Core
-    statements only: it runs on the connection, without the session's autoflush.
+    a change still end it, with a commit or `end_alone`: what ends the transaction
+    otherwise. Core statements only: it runs on the connection, without the session's
+    autoflush.
 
     In a transaction psycopg2 sends a BEGIN of its own before the first statement, and the
     session ends it with a COMMIT or ROLLBACK: two extra round trips, and the session's
