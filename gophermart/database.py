@@ -132,9 +132,8 @@ def _read_alone(statement, parameters, on_session: bool) -> tuple | None:
         with engine.connect() as connection:
             return _first_on_cursor(connection, compiled, parameters)
     connection = db.session.connection()
-    driver_connection: Any = connection.connection.dbapi_connection
-    if driver_connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-        return connection.execute(statement, parameters).first()  # in the transaction under way
+    if not _outside_a_transaction(connection):
+        return run_alone(statement, parameters).first()  # in the transaction under way
     return _first_on_cursor(connection, compiled, parameters)
 
 
@@ -184,10 +183,7 @@ def run_alone(statement, parameters=None):
     still commit or roll back together.
     """
     connection = db.session.connection()
-    if connection.dialect.driver != "psycopg2":
-        return connection.execute(statement, parameters)
-    driver_connection: Any = connection.connection.dbapi_connection
-    if driver_connection.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+    if not _outside_a_transaction(connection):
         return connection.execute(statement, parameters)
     with _autocommit(connection):
         return connection.execute(statement, parameters)  # the rows are fetched already
@@ -199,14 +195,17 @@ def end_alone() -> None:
     psycopg2). Then there is nothing to commit, and the session keeps its connection for the
     statements that follow: a commit would return it to the pool, and the next statement
     check it out again (their cost: bench/FINDINGS.md). Core statements only, as run_alone."""
-    connection = db.session.connection()
+    if not _outside_a_transaction(db.session.connection()):
+        db.session.commit()
+
+
+def _outside_a_transaction(connection: sa.Connection) -> bool:
+    """Whether a statement can run alone on the session's connection: psycopg2, with no
+    transaction under way on it (none begun, or every statement so far ran alone)."""
+    if connection.dialect.driver != "psycopg2":
+        return False
     driver_connection: Any = connection.connection.dbapi_connection
-    if (
-        connection.dialect.driver == "psycopg2"
-        and driver_connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-    ):
-        return
-    db.session.commit()
+    return driver_connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
 @contextmanager
