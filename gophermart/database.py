@@ -96,9 +96,10 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str):
 
 
 def first_alone(statement, parameters=None, *, on_session: bool = False) -> tuple | None:
-    """The first row of a SELECT that is a whole unit of work by itself (see `run_alone`),
-    as a tuple, or None; see `_read_alone`. `on_session`: on the session's connection,
-    for a request whose changes come next on it (one pool check-out, not two)."""
+    """The first row of a statement that is a whole unit of work by itself (see `run_alone`):
+    a SELECT, or a change with RETURNING; as a tuple, or None; see `_read_alone`.
+    `on_session`: on the session's connection, for a unit of work whose statements come
+    next on it (one pool check-out, not two)."""
     return _read_alone(statement, parameters, on_session)
 
 
@@ -109,7 +110,7 @@ def scalar_alone(statement, parameters=None):
 
 
 def _read_alone(statement, parameters, on_session: bool) -> tuple | None:
-    """The first row of a SELECT that is a whole unit of work by itself. With no
+    """The first row of a statement that is a whole unit of work by itself. With no
     statement run yet in the session's transaction (PostgreSQL through psycopg2), it runs
     outside a transaction, as `run_alone` does: on the session's connection if
     `on_session`, else on a connection of its own, checked out of the pool for the
@@ -117,16 +118,17 @@ def _read_alone(statement, parameters, on_session: bool) -> tuple | None:
     statements are such reads, GET balance and GET orders, then makes and removes no
     session at all). The statement is compiled once and run on the driver's cursor, so the
     row holds the driver's own values: for columns SQLAlchemy does not convert on psycopg2
-    (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns; its
-    parameters go to the driver as given (numbers, text). Inside a transaction, on other
-    drivers, and for SQL made per call (IN lists), as `run_alone` (their costs:
-    bench/FINDINGS.md)."""
+    (numbers, NUMERIC as Decimal, text, timestamps), the values a Core query returns; an
+    enum's column comes back as its text. Its parameters go to the driver as given
+    (numbers, text, decimals, aware datetimes, string enums). Inside a transaction, on other
+    drivers, and for SQL completed at each run (`_made_per_run`), as `run_alone` (their
+    costs: bench/FINDINGS.md)."""
     engine = db.engine
     in_transaction = db.session.registry.has() and db.session().in_transaction()
     if engine.dialect.driver != "psycopg2" or (in_transaction and not on_session):
         return run_alone(statement, parameters).first()
     compiled = _compiled(statement, engine.dialect)
-    if compiled.post_compile_params or compiled.literal_execute_params:
+    if _made_per_run(compiled):
         return run_alone(statement, parameters).first()
     if not on_session:
         with engine.connect() as connection:
@@ -156,6 +158,17 @@ def _first_on_cursor(connection: sa.Connection, compiled: sa.sql.compiler.SQLCom
             ) from error
         finally:
             cursor.close()
+
+
+def _made_per_run(compiled: sa.sql.compiler.SQLCompiler) -> bool:
+    """Whether SQLAlchemy's execution adds to the statement at each run: an expanding IN
+    list, or a Python-side default (a column's `default` or `onupdate`)."""
+    return bool(
+        compiled.post_compile_params
+        or compiled.literal_execute_params
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+    )
 
 
 @lru_cache(maxsize=256)

@@ -30,7 +30,7 @@ from gophermart.accrual.client import (
     Unavailable,
 )
 from gophermart.accrual.gate import AccrualGate
-from gophermart.database import end_alone, run_alone
+from gophermart.database import end_alone, first_alone
 from gophermart.extensions import db
 from gophermart.models import (
     FINAL_STATUSES,
@@ -38,6 +38,7 @@ from gophermart.models import (
     QUEUED_CHECK_GRACE_SECONDS,
     Order,
     OrderStatus,
+    bound_statuses,
     orders_table,
     utcnow,
 )
@@ -282,18 +283,23 @@ def _learn_calculation_time(
     return estimate
 
 
-# The statements every check runs, made once and run with parameters: built for each check
-# and run through the ORM's UPDATE handling, they cost a worker more CPU than the
-# accrual request.
+# The statements every check runs, made once and run with parameters on the driver's
+# cursor (database.first_alone): built for each check and run through the ORM's UPDATE
+# handling, they cost a worker more CPU than the accrual request.
 _START_ANY = (
     sa.update(orders_table)
     .where(
         ORDERS.id == sa.bindparam("order_id"),
-        ORDERS.status.in_(PENDING),
+        ORDERS.status.in_(bound_statuses(*PENDING)),
         ORDERS.parked_at.is_(None),
         sa.or_(ORDERS.check_started_at.is_(None), ORDERS.check_started_at < sa.bindparam("lease_expired")),
     )
-    .values(failures=ORDERS.failures + 1, check_started_at=sa.bindparam("now"), next_check_at=sa.bindparam("lease_end"))
+    .values(
+        failures=ORDERS.failures + 1,
+        check_started_at=sa.bindparam("now"),
+        next_check_at=sa.bindparam("lease_end"),
+        updated_at=sa.bindparam("now"),  # named, not left to its onupdate: see _made_per_run
+    )
     .returning(ORDERS.number, ORDERS.uploaded_at, ORDERS.status, ORDERS.attempts, ORDERS.failures)
 )
 # A message carrying the order's schedule token starts only while that token is current:
@@ -302,7 +308,7 @@ _START_ANY = (
 _START = _START_ANY.where(ORDERS.check_token == sa.bindparam("token"))
 _RESCHEDULE = (
     sa.update(orders_table)
-    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.in_(PENDING))
+    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.in_(bound_statuses(*PENDING)))
     .values(
         status=sa.bindparam("status"),
         attempts=ORDERS.attempts + sa.bindparam("sent"),
@@ -332,11 +338,14 @@ def _claim(order_id: int, token: int | None = None) -> Claim | None:
     lease = timedelta(seconds=LEASE_SECONDS)
     params = {"order_id": order_id, "now": now, "lease_expired": now - lease, "lease_end": now + lease}
     if token is None:
-        row = run_alone(_START_ANY, params).one_or_none()
+        row = first_alone(_START_ANY, params, on_session=True)
     else:
-        row = run_alone(_START, {**params, "token": token}).one_or_none()
+        row = first_alone(_START, {**params, "token": token}, on_session=True)
     end_alone()  # committed by itself: the check's next statements keep the connection
-    return None if row is None else Claim(order_id, *row)
+    if row is None:
+        return None
+    number, uploaded_at, status, attempts, failures = row
+    return Claim(order_id, number, uploaded_at, OrderStatus(status), attempts, failures)
 
 
 def _reschedule(
@@ -350,12 +359,13 @@ def _reschedule(
     direct = queue_recheck is not None and delay <= MAX_DIRECT_RECHECK_DELAY
     due = delay + (QUEUED_CHECK_GRACE_SECONDS if direct else 0.0)
     now = utcnow()
-    # In one transaction with the re-schedule (session.execute opens it): marked means logged.
+    # In one transaction with the re-schedule (session.execute opens it, and the re-schedule
+    # then runs in it): marked means logged.
     first_bad = answer.bad is not None and (
         db.session.execute(_FIRST_BAD_ANSWER, {"order_id": claim.order_id, "bad": answer.bad[:255]}).one_or_none()
         is not None
     )
-    token = run_alone(
+    row = first_alone(
         _RESCHEDULE,
         {
             "order_id": claim.order_id,
@@ -365,8 +375,10 @@ def _reschedule(
             "due_at": now + timedelta(seconds=due),
             "sane": answer.sane,
         },
-    ).scalar()  # the order's new schedule token; None when it turned final meanwhile
-    db.session.commit()
+        on_session=True,
+    )
+    end_alone()
+    token = None if row is None else row[0]  # the order's new schedule token; None if final meanwhile
     if first_bad:
         log.error(
             "accrual answer refused: nothing recorded, asking again with back-off",

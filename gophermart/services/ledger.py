@@ -13,7 +13,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from gophermart.database import insert_or_ignore
+from gophermart.database import end_alone, first_alone, insert_or_ignore
 from gophermart.errors import Conflict, InsufficientFunds
 from gophermart.extensions import db
 from gophermart.models import (
@@ -22,6 +22,7 @@ from gophermart.models import (
     USERS,
     OrderStatus,
     Withdrawal,
+    bound_statuses,
     orders_table,
     users_table,
     utcnow,
@@ -131,7 +132,7 @@ class CreditRefused(Exception):
 # Made once, like _CHARGE: a worker runs them for every final answer.
 _FINALISE = (
     sa.update(orders_table)
-    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.not_in(FINAL_STATUSES))
+    .where(ORDERS.id == sa.bindparam("order_id"), ORDERS.status.not_in(bound_statuses(*FINAL_STATUSES)))
     .values(
         status=sa.bindparam("status"),
         accrual=sa.bindparam("accrual"),
@@ -150,6 +151,16 @@ _CREDIT = (
     .values(current=USERS.current + _CREDIT_AMOUNT)
     .returning(USERS.id)
 )
+# Both in one statement, on PostgreSQL: the order's change, and the credit when there is one.
+_FINALISED = _FINALISE.cte("finalised")
+_FINALISE_AND_CREDIT = sa.select(_FINALISED.c.user_id).add_cte(
+    sa.update(users_table)
+    .where(USERS.id == _FINALISED.c.user_id, _CREDIT_AMOUNT.is_not(None))
+    .values(current=USERS.current + _CREDIT_AMOUNT)
+    .returning(USERS.id)
+    .cte("credited")
+)
+NUMERIC_VALUE_OUT_OF_RANGE = "22003"  # PostgreSQL's SQLSTATE for a value its column cannot hold
 
 
 def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | None = None, requests: int = 0) -> bool:
@@ -165,18 +176,43 @@ def apply_final_status(order_id: int, status: OrderStatus, accrual: Decimal | No
     credit = credit or None
     if credit is not None and credit > MAX_AMOUNT:
         raise CreditRefused(f"a credit of {credit} is more than any balance holds")
-    user_id = db.session.execute(
-        _FINALISE, {"order_id": order_id, "status": status, "accrual": credit, "now": utcnow(), "requests": requests}
-    ).scalar()
+    values = {"order_id": order_id, "status": status, "accrual": credit, "now": utcnow(), "requests": requests}
+    if db.session.get_bind().dialect.name == "postgresql":
+        user_id = _finalise_and_credit(values, credit)
+    else:
+        user_id = _finalise_then_credit(values, credit)
     if user_id is None:
-        db.session.rollback()
         return False
-    if credit and db.session.execute(_CREDIT, {"user_id": user_id, "credit": credit}).scalar() is None:
-        db.session.rollback()
-        raise CreditRefused(f"a credit of {credit} would take the balance past {MAX_AMOUNT}")
-    db.session.commit()
     log.info(
         "order final",
         extra={"order_id": order_id, "user_id": user_id, "status": status.value, "accrual": str(credit or 0)},
     )
     return True
+
+
+def _finalise_and_credit(values: dict, credit: Decimal | None) -> int | None:
+    """PostgreSQL: both changes in one statement, run alone (one round trip, no BEGIN and
+    COMMIT). A credit past the balance column's limit overflows it, and the statement,
+    the order's change included, fails whole."""
+    try:
+        row = first_alone(_FINALISE_AND_CREDIT, {**values, "credit": credit}, on_session=True)
+    except sa.exc.DataError as error:
+        db.session.rollback()
+        if getattr(error.orig, "pgcode", None) == NUMERIC_VALUE_OUT_OF_RANGE:
+            raise CreditRefused(f"a credit of {credit} would take the balance past {MAX_AMOUNT}") from error
+        raise
+    end_alone()
+    return None if row is None else row[0]
+
+
+def _finalise_then_credit(values: dict, credit: Decimal | None) -> int | None:
+    """Elsewhere (SQLite): the order's change, then the credit, in one transaction."""
+    user_id = db.session.execute(_FINALISE, values).scalar()
+    if user_id is None:
+        db.session.rollback()
+        return None
+    if credit and db.session.execute(_CREDIT, {"user_id": user_id, "credit": credit}).scalar() is None:
+        db.session.rollback()
+        raise CreditRefused(f"a credit of {credit} would take the balance past {MAX_AMOUNT}")
+    db.session.commit()
+    return user_id

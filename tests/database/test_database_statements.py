@@ -192,6 +192,34 @@ def test_a_read_alone_on_the_session_whose_connection_the_server_ends_raises_503
         _pool_connections_are_as_before()
 
 
+def test_a_change_alone_on_the_session_runs_on_the_drivers_cursor_and_commits_by_itself(app, user_id, database_uri):
+    with app.app_context():
+        before = auth_version(database_uri, user_id)
+        executed = []
+        listen = (db.engine, "before_cursor_execute", lambda *args, **_kw: executed.append(args[2]))
+        sa.event.listen(*listen)
+        try:
+            row = first_alone(bump(user_id).returning(USERS.auth_version), on_session=True)
+        finally:
+            sa.event.remove(*listen)
+        assert row == (before + 1,)
+        assert executed == []  # not through SQLAlchemy's execution
+        assert driver_connection().info.transaction_status == TransactionStatus.IDLE
+        assert auth_version(database_uri, user_id) == before + 1  # committed before any commit()
+
+
+def test_a_statement_with_a_python_side_default_runs_alone_through_sqlalchemy(app, database_uri):
+    # users.created_at has a Python-side default, which SQLAlchemy's execution fills in: on
+    # the driver's cursor the insert would break the column's NOT NULL.
+    with app.app_context():
+        insert = sa.insert(users_table).values(login="defaulted", password_hash="x").returning(USERS.created_at)
+        [created_at] = first_alone(insert, on_session=True) or [None]
+        assert created_at is not None
+        end_alone()
+    with connected(database_uri) as conn:
+        assert fetch_one(conn, "SELECT created_at FROM users WHERE login = 'defaulted'") == (created_at,)
+
+
 def test_ending_changes_that_ran_alone_keeps_the_connection_and_commits_nothing(app, user_id, database_uri):
     with app.app_context():
         before = auth_version(database_uri, user_id)

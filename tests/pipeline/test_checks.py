@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from gophermart.accrual import checks
 from gophermart.accrual.checks import (
@@ -12,7 +13,7 @@ from gophermart.accrual.checks import (
     QUEUED_CHECK_GRACE_SECONDS,
 )
 from gophermart.accrual.client import AccrualClient
-from gophermart.accrual.gate import RAISE
+from gophermart.accrual.gate import RAISE, RedisGate
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, utcnow
 from tests.support.factories import (
@@ -82,6 +83,36 @@ def test_final_status_is_guarded_even_when_two_answers_arrive(app, user_id):
         assert not apply_final_status(order_id, OrderStatus.PROCESSED, Decimal("10"))
         assert not apply_final_status(order_id, OrderStatus.INVALID)
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("10"), Decimal("10"))
+
+
+def test_racing_final_answers_of_one_order_credit_once(app, user_id):
+    from gophermart.services.ledger import apply_final_status
+
+    order_id = hand_in(app, user_id, "12345678903")
+
+    def finalise(_):
+        with app.app_context():
+            return apply_final_status(order_id, OrderStatus.PROCESSED, Decimal("10"))
+
+    assert sorted(fire_together(10, finalise)) == [False] * 9 + [True]
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("10"), Decimal("10"))
+
+
+def test_a_final_check_runs_its_statements_on_the_drivers_cursor(app, user_id, sim, accrual, redis_client):
+    """The claim and the final answer with its credit run alone on psycopg2's cursor: none
+    goes through SQLAlchemy's execution (a column default added to one of them would)."""
+    register_at_simulator(sim, "12345678903", TV, ACME)
+    order_id = hand_in(app, user_id, "12345678903")
+    executed = []
+    with app.app_context():
+        listen = (db.engine, "before_cursor_execute", lambda *args, **_kw: executed.append(args[2]))
+        sa.event.listen(*listen)
+        try:
+            assert checks.run_check(order_id, accrual, RedisGate(redis_client)) == "PROCESSED"
+        finally:
+            sa.event.remove(*listen)
+    assert executed == []
+    assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
 
 
 def test_invalid_is_final_without_credit(app, user_id, sim, accrual, gate):
