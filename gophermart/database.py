@@ -80,19 +80,23 @@ def _drop_if_closed_by_server(dbapi_connection, _record, _proxy):
 def insert_or_ignore(model, *, alone: bool = False, **values) -> int | None:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of one row: its id, or None when the
     row conflicts with one already there (so the winner of a race gets the id back).
-    `alone`: the insert is the whole change (see run_alone)."""
-    statement = _insert_or_ignore(model.__table__, db.session.get_bind().dialect.name)
+    `alone`: the insert is the whole change (see run_alone); with a value for every column
+    that has a Python-side default, it runs on the driver's cursor (see first_alone)."""
+    statement = _insert_or_ignore(model.__table__, db.session.get_bind().dialect.name, frozenset(values))
     if alone:
-        return run_alone(statement, values).scalar()
+        row = first_alone(statement, values, on_session=True)
+        return None if row is None else row[0]
     return db.session.execute(statement, values).scalar()
 
 
 @cache
-def _insert_or_ignore(table: sa.Table, dialect_name: str):
-    # One statement per table, made once and run with the row's values as parameters: a
-    # statement built for each row, through the ORM, cost more CPU than the database's work.
+def _insert_or_ignore(table: sa.Table, dialect_name: str, columns: frozenset[str]):
+    # One statement per table and set of columns, made once and run with the row's values
+    # as parameters: a statement built for each row, through the ORM, cost more CPU than
+    # the database's work.
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    values: dict[str, sa.BindParameter] = {name: sa.bindparam(name) for name in sorted(columns)}
+    return dialect.insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
 
 
 def first_alone(statement, parameters=None, *, on_session: bool = False) -> tuple | None:

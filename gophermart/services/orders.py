@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from gophermart.database import insert_or_ignore, run_alone, scalar_alone
+from gophermart.database import end_alone, insert_or_ignore, run_alone, scalar_alone
 from gophermart.errors import Conflict
 from gophermart.extensions import db
-from gophermart.models import ORDERS, QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
+from gophermart.models import NEW_ORDER_TOKEN, ORDERS, QUEUED_CHECK_GRACE_SECONDS, Order, OrderStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,14 @@ def submit_order(user_id: int, number: str) -> Submission:
         alone=True,
         number=number,
         user_id=user_id,
+        # Every column with a Python-side default, named: the insert runs on the driver's cursor.
+        status=OrderStatus.NEW,
         uploaded_at=now,
         updated_at=now,
         next_check_at=now + timedelta(seconds=QUEUED_CHECK_GRACE_SECONDS),
+        attempts=0,
+        failures=0,
+        check_token=NEW_ORDER_TOKEN,
     )
     if order_id is None:
         owner_id, order_id = run_alone(sa.select(ORDERS.user_id, ORDERS.id).where(ORDERS.number == number)).one()
@@ -43,7 +48,7 @@ def submit_order(user_id: int, number: str) -> Submission:
         if owner_id != user_id:
             raise Conflict("This order number was handed in by another user.")
         return Submission(order_id, accepted=False)
-    db.session.commit()
+    end_alone()
     log.info(
         "order accepted", extra={"order_id": order_id, "order_number": number, "user_id": user_id, "status": "NEW"}
     )

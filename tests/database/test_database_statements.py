@@ -9,8 +9,9 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from gophermart.database import end_alone, first_alone, run_alone, scalar_alone
 from gophermart.extensions import db
-from gophermart.models import USERS, User, users_table
-from tests.support.database import ADMIN_URI, TransactionStatus, connected, fetch_one
+from gophermart.models import NEW_ORDER_TOKEN, ORDERS, USERS, User, users_table
+from gophermart.services.orders import Submission, submit_order
+from tests.support.database import ADMIN_URI, TransactionStatus, connected, executed_through_sqlalchemy, fetch_one
 
 
 @pytest.fixture
@@ -195,13 +196,8 @@ def test_a_read_alone_on_the_session_whose_connection_the_server_ends_raises_503
 def test_a_change_alone_on_the_session_runs_on_the_drivers_cursor_and_commits_by_itself(app, user_id, database_uri):
     with app.app_context():
         before = auth_version(database_uri, user_id)
-        executed = []
-        listen = (db.engine, "before_cursor_execute", lambda *args, **_kw: executed.append(args[2]))
-        sa.event.listen(*listen)
-        try:
+        with executed_through_sqlalchemy(db.engine) as executed:
             row = first_alone(bump(user_id).returning(USERS.auth_version), on_session=True)
-        finally:
-            sa.event.remove(*listen)
         assert row == (before + 1,)
         assert executed == []  # not through SQLAlchemy's execution
         assert driver_connection().info.transaction_status == TransactionStatus.IDLE
@@ -218,6 +214,20 @@ def test_a_statement_with_a_python_side_default_runs_alone_through_sqlalchemy(ap
         end_alone()
     with connected(database_uri) as conn:
         assert fetch_one(conn, "SELECT created_at FROM users WHERE login = 'defaulted'") == (created_at,)
+
+
+def test_a_hand_in_inserts_its_order_on_the_drivers_cursor(app, user_id):
+    # Every column with a Python-side default is named; a new one left out would put the
+    # insert back on SQLAlchemy's execution.
+    with app.app_context():
+        with executed_through_sqlalchemy(db.engine) as executed:
+            submission = submit_order(user_id, "12345678903")
+        assert submission.accepted and executed == []
+        assert submit_order(user_id, "12345678903") == Submission(submission.order_id, accepted=False)
+        row = first_alone(
+            sa.select(ORDERS.status, ORDERS.attempts, ORDERS.check_token).where(ORDERS.id == submission.order_id)
+        )
+        assert row == ("NEW", 0, NEW_ORDER_TOKEN)
 
 
 def test_ending_changes_that_ran_alone_keeps_the_connection_and_commits_nothing(app, user_id, database_uri):

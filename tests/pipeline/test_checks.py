@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
 from gophermart.accrual import checks
 from gophermart.accrual.checks import (
@@ -16,6 +15,7 @@ from gophermart.accrual.client import AccrualClient
 from gophermart.accrual.gate import RAISE, RedisGate
 from gophermart.extensions import db
 from gophermart.models import Order, OrderStatus, utcnow
+from tests.support.database import executed_through_sqlalchemy
 from tests.support.factories import (
     claim_due_orders,
     hand_in,
@@ -103,14 +103,8 @@ def test_a_final_check_runs_its_statements_on_the_drivers_cursor(app, user_id, s
     goes through SQLAlchemy's execution (a column default added to one of them would)."""
     register_at_simulator(sim, "12345678903", TV, ACME)
     order_id = hand_in(app, user_id, "12345678903")
-    executed = []
-    with app.app_context():
-        listen = (db.engine, "before_cursor_execute", lambda *args, **_kw: executed.append(args[2]))
-        sa.event.listen(*listen)
-        try:
-            assert checks.run_check(order_id, accrual, RedisGate(redis_client)) == "PROCESSED"
-        finally:
-            sa.event.remove(*listen)
+    with app.app_context(), executed_through_sqlalchemy(db.engine) as executed:
+        assert checks.run_check(order_id, accrual, RedisGate(redis_client)) == "PROCESSED"
     assert executed == []
     assert order_and_balance(app, order_id) == (OrderStatus.PROCESSED, Decimal("729.98"), Decimal("729.98"))
 

@@ -11,12 +11,29 @@ from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from config import Settings, load_settings
 
 ADMIN_URI = os.environ.get("TEST_DATABASE_ADMIN_URI", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = ("withdrawals", "orders", "users", "accrual_call_counts")
+
+
+@contextmanager
+def executed_through_sqlalchemy(engine: sa.Engine) -> Iterator[list[str]]:
+    """The SQL of every statement SQLAlchemy's execution sends on `engine` inside; what runs
+    on the driver's cursor directly (gophermart.database.first_alone) is not in it."""
+    executed: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        executed.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield executed
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
 
 
 class TransactionStatus(enum.IntEnum):
