@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -75,9 +76,16 @@ FULL = {
     "window": 30.0,
     "calc": 1.0,
     "pace": 50.0,
+    # The burst's CPU and wait swing from run to run on a shared machine: its targets are
+    # judged on the median of this many runs.
+    "burst_runs": 3,
     "profile_count": 200,
     "profile_rounds": 5,
 }
+# What the report keeps of every burst run (the all-at-once hand-in, unlimited simulator).
+BURST_FIGURES = ("cpu_ms_per_order", "median_latency_minus_calc", "hand_in_seconds", "seconds")
+
+
 # A smoke run: the same parts, shorter and smaller.
 QUICK = {
     **FULL,
@@ -88,6 +96,7 @@ QUICK = {
     "window": 10.0,
     "profile_count": 30,
     "profile_rounds": 2,
+    "burst_runs": 1,
 }
 
 
@@ -145,15 +154,23 @@ def run_pipeline(plan: dict) -> dict:
     )
     limited = pipeline_drain.drain(plan["orders"], plan["calc"], plan["limit"], plan["window"], workers)
     progress(f"  {json.dumps(limited)}")
-    progress(f"Pipeline: {plan['orders']} orders, unlimited simulator, calculation {plan['calc']:g} s")
-    unlimited = pipeline_drain.drain(plan["orders"], plan["calc"], 0, plan["window"], workers)
-    progress(f"  {json.dumps(unlimited)}")
+    bursts = []
+    for run in range(plan["burst_runs"]):
+        progress(
+            f"Pipeline: {plan['orders']} orders, unlimited simulator, calculation {plan['calc']:g} s"
+            f" (run {run + 1} of {plan['burst_runs']})"
+        )
+        bursts.append(pipeline_drain.drain(plan["orders"], plan["calc"], 0, plan["window"], workers))
+        progress(f"  {json.dumps(bursts[-1])}")
+    # The tables show the run of median CPU; the targets take each figure's median over all.
+    unlimited = sorted(bursts, key=lambda burst: burst["cpu_ms_per_order"])[len(bursts) // 2]
     progress(f"Pipeline: {plan['orders']} orders handed in at {plan['pace']:g} per second, unlimited simulator")
     paced = pipeline_drain.drain(plan["orders"], plan["calc"], 0, plan["window"], workers, pace=plan["pace"])
     progress(f"  {json.dumps(paced)}")
     progress(f"Pipeline: done in {time.monotonic() - started:.0f} s")
     return {
         **{"limited": limited, "unlimited": unlimited, "paced": paced},
+        "bursts": [{key: burst[key] for key in BURST_FIGURES} for burst in bursts],
         **{"worker_concurrency": workers, "worker_pool": "threads"},
     }
 
@@ -236,12 +253,12 @@ def targets(api: dict | None, pipeline: dict | None) -> list[tuple[str, str, boo
         )
     )
     unlimited = pipeline.get("unlimited") if pipeline else None
-    cpu = unlimited.get("cpu_ms_per_order") if unlimited else None
+    cpu = _burst_median(pipeline, "cpu_ms_per_order")
     out.append(
         (
             "Unlimited simulator, orders all handed in at once: the service's CPU (web, worker, beat)"
             " ≤ 7 ms per order from hand-in to final",
-            f"{cpu:.2f} ms" if cpu is not None else "not measured",
+            _burst_text(pipeline, "cpu_ms_per_order", "{:.2f} ms"),
             None if cpu is None else cpu <= 7.0,
         )
     )
@@ -254,16 +271,48 @@ def targets(api: dict | None, pipeline: dict | None) -> list[tuple[str, str, boo
     )
     # Latency is judged where the stack keeps up with the hand-ins; the burst of all orders
     # at once is reported too: its median includes waiting in line behind the burst.
-    for key, how in (("paced", "handed in at a steady pace"), ("unlimited", "all handed in at once")):
-        run = pipeline.get(key) if pipeline else None
-        out.append(
-            (
-                f"Unlimited simulator, orders {how}: median upload-to-PROCESSED within 1 s of the calculation time",
-                f"calculation + {run['median_latency_minus_calc']:.2f} s" if run else "not measured",
-                None if not run else run["median_latency_minus_calc"] <= 1.0,
-            )
+    paced = pipeline.get("paced") if pipeline else None
+    out.append(
+        (
+            "Unlimited simulator, orders handed in at a steady pace: median upload-to-PROCESSED within 1 s"
+            " of the calculation time",
+            f"calculation + {paced['median_latency_minus_calc']:.2f} s" if paced else "not measured",
+            None if not paced else paced["median_latency_minus_calc"] <= 1.0,
         )
+    )
+    wait = _burst_median(pipeline, "median_latency_minus_calc")
+    out.append(
+        (
+            "Unlimited simulator, orders all handed in at once: median upload-to-PROCESSED within 1 s of the"
+            " calculation time",
+            _burst_text(pipeline, "median_latency_minus_calc", "calculation + {:.2f} s"),
+            None if wait is None else wait <= 1.0,
+        )
+    )
     return out
+
+
+def _burst_values(pipeline: dict | None, key: str) -> list[float]:
+    if not pipeline:
+        return []
+    bursts = pipeline.get("bursts") or ([pipeline["unlimited"]] if "unlimited" in pipeline else [])
+    return [burst[key] for burst in bursts]
+
+
+def _burst_median(pipeline: dict | None, key: str) -> float | None:
+    values = _burst_values(pipeline, key)
+    return statistics.median(values) if values else None
+
+
+def _burst_text(pipeline: dict | None, key: str, fmt: str) -> str:
+    """The median over the burst runs, with every run's figure when there were several."""
+    values = _burst_values(pipeline, key)
+    if not values:
+        return "not measured"
+    text = fmt.format(statistics.median(values))
+    if len(values) > 1:
+        text += f" (median of {len(values)} runs: " + ", ".join(f"{value:.2f}" for value in values) + ")"
+    return text
 
 
 def _fmt_rps(value: float) -> str:
@@ -423,7 +472,7 @@ def pipeline_section(pipeline: dict) -> list[str]:
         " before that was already on its way. The simulator itself counted"
         f" {limited['requests_during_pause']} request(s) arriving while its pause was on."
         " Unlimited: how quickly an order is final once its calculation is done (the first check is timed"
-        " by the learned calculation time).",
+        " by the learned calculation time)." + _bursts_note(pipeline),
         "",
         "The service's CPU per order is the user and system time of the `web`, `worker` and `beat` process"
         " trees (each process and the processes it started), from their own accounting, between the first"
@@ -437,6 +486,16 @@ def pipeline_section(pipeline: dict) -> list[str]:
         *(_cpu_row(label, pipeline[key]) for key, label in _RUNS if "cpu_seconds" in pipeline.get(key, {})),
         "",
     ]
+
+
+def _bursts_note(pipeline: dict) -> str:
+    runs = len(pipeline.get("bursts", ()))
+    if runs < 2:
+        return ""
+    return (
+        f" The unlimited run with all orders handed in at once ran {runs} times: the tables show the run"
+        " of median CPU per order, and its targets take the median of each figure over the runs."
+    )
 
 
 _RUNS = (("limited", "rate-limited"), ("unlimited", "unlimited"), ("paced", "unlimited, paced hand-in"))

@@ -150,6 +150,7 @@ def with_burst(cpu_ms: float, requests: float) -> dict:
         "worker": {"main": cpu_ms * burst["orders"] / 2000, "children": 0.0},
         "beat": {"main": 0.0, "children": 0.0},
     }
+    results["pipeline"]["bursts"] = [{key: burst[key] for key in bench.BURST_FIGURES}]
     return results
 
 
@@ -161,3 +162,20 @@ def test_the_service_cpu_per_order_is_reported_and_judged_with_one_request_per_o
     text = bench.report(with_burst(6.9, 1.0))
     # Each role's share per order, and the total, for the burst.
     assert "| unlimited | 3.45 ms | 3.45 ms | 0.00 ms | 6.90 ms |" in text
+
+
+BURST_WAIT = (
+    "Unlimited simulator, orders all handed in at once: median upload-to-PROCESSED within 1 s of the calculation time"
+)
+
+
+def test_the_burst_is_judged_on_the_median_of_its_runs():
+    results = with_burst(7.5, 1.0)
+    [run] = results["pipeline"]["bursts"]
+    results["pipeline"]["bursts"] = [
+        {**run, "cpu_ms_per_order": cpu, "median_latency_minus_calc": wait}
+        for cpu, wait in ((7.5, 0.2), (6.8, 1.4), (6.9, 1.2))
+    ]
+    judged = {target: (measured, met) for target, measured, met in bench.targets(None, results["pipeline"])}
+    assert judged[CPU] == ("6.90 ms (median of 3 runs: 7.50, 6.80, 6.90)", True)
+    assert judged[BURST_WAIT] == ("calculation + 1.20 s (median of 3 runs: 0.20, 1.40, 1.20)", False)
