@@ -101,19 +101,19 @@ def _insert_or_ignore(table: sa.Table, dialect_name: str, columns: frozenset[str
 
 def first_alone(statement, parameters=None, *, on_session: bool = False) -> tuple | None:
     """The first row of a statement that is a whole unit of work by itself (see `run_alone`):
-    a SELECT, or a change with RETURNING; as a tuple, or None; see `_read_alone`.
+    a SELECT, or a change with RETURNING; as a tuple, or None; see `_first_row_alone`.
     `on_session`: on the session's connection, for a unit of work whose statements come
     next on it (one pool check-out, not two)."""
-    return _read_alone(statement, parameters, on_session)
+    return _first_row_alone(statement, parameters, on_session)
 
 
 def scalar_alone(statement, parameters=None):
-    """The first column of the first row of such a SELECT, or None; see `_read_alone`."""
-    row = _read_alone(statement, parameters, on_session=False)
+    """The first column of the first row of such a SELECT, or None; see `_first_row_alone`."""
+    row = _first_row_alone(statement, parameters, on_session=False)
     return None if row is None else row[0]
 
 
-def _read_alone(statement, parameters, on_session: bool) -> tuple | None:
+def _first_row_alone(statement, parameters, on_session: bool) -> tuple | None:
     """The first row of a statement that is a whole unit of work by itself. With no
     statement run yet in the session's transaction (PostgreSQL through psycopg2), it runs
     outside a transaction, as `run_alone` does: on the session's connection if
@@ -207,8 +207,8 @@ def run_alone(statement, parameters=None):
 
 
 def end_alone() -> None:
-    """End a unit of work whose changes ran through `run_alone`: commit, unless every one of
-    them committed by itself (no transaction under way on the session's connection, on
+    """End a unit of work whose changes ran through `run_alone` or `first_alone`: commit,
+    unless every one of them committed by itself (no transaction under way on the session's connection, on
     psycopg2). Then there is nothing to commit, and the session keeps its connection for the
     statements that follow: a commit would return it to the pool, and the next statement
     check it out again (their cost: bench/FINDINGS.md). Core statements only, as run_alone."""
