@@ -4,6 +4,7 @@ endpoint under each, all up at once, the runs interleaved round by round.
     .venv/bin/python bench/server_models.py                      # the default set of models
     .venv/bin/python bench/server_models.py sync:4 gthread:4x4   # or the ones named
     .venv/bin/python bench/server_models.py --rounds 5 --seconds 4
+    .venv/bin/python bench/server_models.py gthread:4x4 gthread:4x4+LOG_FLUSH_SECONDS=0  # settings after +
 
 Prints requests a second and p99 of each (model, endpoint), the median over the rounds,
 and each as a share of the bare endpoint of the same model.
@@ -12,6 +13,7 @@ and each as a share of the bare endpoint of the same model.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -32,14 +34,17 @@ MODELS = ("sync:4", "sync:6", "gthread:4x4", "gthread:4x1", "gthread:2x4")
 
 
 def model_settings(model: str) -> dict[str, str]:
+    """`kind:workers[xthreads]`, then any other settings as `+NAME=VALUE`."""
+    model, *others = model.split("+")
     kind, _, size = model.partition(":")
     workers, _, threads = size.partition("x")
-    return {"WEB_WORKER_CLASS": kind, "WEB_WORKERS": workers, "WEB_THREADS": threads or "1"}
+    settings = dict(other.split("=", 1) for other in others)
+    return {"WEB_WORKER_CLASS": kind, "WEB_WORKERS": workers, "WEB_THREADS": threads or "1", **settings}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=MODELS, help="kind:workers[xthreads], e.g. sync:4 gthread:4x4")
+    parser.add_argument("models", nargs="*", default=MODELS, help="kind:workers[xthreads][+NAME=VALUE...], e.g. sync:4 gthread:4x4")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
@@ -51,7 +56,7 @@ def main() -> None:
     with ExitStack() as stack:
         urls = {}
         for model in args.models:
-            folder = logs / model.replace(":", "-")
+            folder = logs / re.sub(r"[^\w.-]", "-", model)
             folder.mkdir()
             urls[model] = stack.enter_context(servers_for(database, folder, stack_floor=False, **model_settings(model)))
         first = urls[args.models[0]]
@@ -76,7 +81,7 @@ def main() -> None:
                     row = wrk(target, args.connections, args.seconds, script, **env)
                     results.setdefault((model, name), []).append(row)
                     print(
-                        f"round {round_ + 1} {model:12s} {name:9s} {row['rps']:7.0f} rps p99 {row['p99_ms']:6.1f} ms"
+                        f"round {round_ + 1} {model:30s} {name:9s} {row['rps']:7.0f} rps p99 {row['p99_ms']:6.1f} ms"
                         f" errors {row['errors']} {row['socket_errors'] or ''}"
                     )
     print(f"\nmedian of {args.rounds} rounds, {args.connections} connections; share of the same model's bare endpoint")
@@ -88,7 +93,7 @@ def main() -> None:
             rps = statistics.median(r["rps"] for r in rows)
             p99 = statistics.median(r["p99_ms"] for r in rows)
             cells.append(f"{name} {rps:,.0f} ({rps / bare:.2f}, p99 {p99:.0f})")
-        print(f"{model:12s} " + " | ".join(cells))
+        print(f"{model:30s} " + " | ".join(cells))
 
 
 if __name__ == "__main__":
