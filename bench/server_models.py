@@ -44,7 +44,9 @@ def model_settings(model: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=MODELS, help="kind:workers[xthreads][+NAME=VALUE...], e.g. sync:4 gthread:4x4")
+    parser.add_argument(
+        "models", nargs="*", default=MODELS, help="kind:workers[xthreads][+NAME=VALUE...], e.g. sync:4 gthread:4x4"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
