@@ -40,7 +40,7 @@ class RecordingStream:
 @pytest.fixture
 def batched():
     """A logger of its own on a batching handler: (logger, stream, handler)."""
-    created = []
+    created: list[logging.Logger] = []
 
     def make(interval: float) -> tuple[logging.Logger, RecordingStream, BatchingHandler]:
         stream = RecordingStream()
