@@ -17,6 +17,6 @@ except SettingsError as exc:  # one line and exit code 2, as `gophermart` answer
 
 # In the master, before gunicorn's logger is made (its lines take the service's format) and
 # before any worker imports the app (and with it prometheus_client).
-configure_logging(_settings.log_level, _settings.log_format, _settings.log_flush_seconds)
+configure_logging(_settings.log_level, _settings.log_format)
 prepare_server(_settings)
 globals().update(gunicorn_options(_settings))

@@ -5,7 +5,5 @@ from gophermart import create_app
 from gophermart.logging import configure_logging
 
 _settings = load_settings(argv=[])  # a server's (or flask's) own arguments are not the service's flags
-configure_logging(
-    _settings.log_level, _settings.log_format, _settings.log_flush_seconds
-)  # first: create_app's lines take the format too
+configure_logging(_settings.log_level, _settings.log_format)  # first: create_app's lines take the format too
 app = create_app(_settings)

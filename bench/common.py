@@ -27,7 +27,7 @@ GOPHERMART = gophermart_command()
 
 def service_env(database: str, logs: Path, **settings: str) -> dict[str, str]:
     """The environment the service's processes run with: this one's, on the benchmark's
-    database and Redis, JSON logs at INFO, plus `settings`. Never this process's metrics
+    database and Redis, JSON logs at INFO, then `settings` over all that. Never this process's metrics
     folder (the in-process profile sets one): each service process makes its own."""
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
@@ -36,8 +36,8 @@ def service_env(database: str, logs: Path, **settings: str) -> dict[str, str]:
         INSTANCE_DIR=str(logs / "instance"),
         LOG_LEVEL="INFO",
         LOG_FORMAT="json",
-        **settings,
     )
+    env.update(settings)  # the log settings too, for a side by side of them
     return env
 
 

@@ -4,7 +4,7 @@ endpoint under each, all up at once, the runs interleaved round by round.
     .venv/bin/python bench/server_models.py                      # the default set of models
     .venv/bin/python bench/server_models.py sync:4 gthread:4x4   # or the ones named
     .venv/bin/python bench/server_models.py --rounds 5 --seconds 4
-    .venv/bin/python bench/server_models.py gthread:4x4 gthread:4x4+LOG_FLUSH_SECONDS=0  # settings after +
+    .venv/bin/python bench/server_models.py gthread:4x4 gthread:4x4+LOG_LEVEL=WARNING  # settings after +
 
 Prints requests a second and p99 of each (model, endpoint), the median over the rounds,
 and each as a share of the bare endpoint of the same model.

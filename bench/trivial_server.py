@@ -24,5 +24,5 @@ def trivial_app() -> Flask:
 
 if __name__ == "__main__":
     settings = load_settings(sys.argv[1:])
-    configure_logging(settings.log_level, settings.log_format, settings.log_flush_seconds)
+    configure_logging(settings.log_level, settings.log_format)
     WebServer(settings, app_factory=trivial_app).run()

@@ -7,7 +7,6 @@ names the setting and says what is wrong with it.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
@@ -101,13 +100,6 @@ def positive_float(value: str) -> float:
     return number
 
 
-def non_negative_float(value: str) -> float:
-    number = float(value)
-    if not (math.isfinite(number) and number >= 0):
-        raise ValueError("must be a number, 0 or more")
-    return number
-
-
 def choice(*allowed: str):
     """A coercer accepting one of `allowed`, in any case (given back as written there)."""
     canonical = {name.lower(): name for name in allowed}
@@ -169,7 +161,6 @@ class Settings:
     session_cookie_secure: bool = _setting("SESSION_COOKIE_SECURE", boolean, False)
     log_level: str = _setting("LOG_LEVEL", log_level, "INFO")
     log_format: str = _setting("LOG_FORMAT", log_format, "auto")
-    log_flush_seconds: float = _setting("LOG_FLUSH_SECONDS", non_negative_float, 0.2)
     web_workers: int = _setting("WEB_WORKERS", positive_int, 4)
     web_threads: int = _setting("WEB_THREADS", positive_int, 4)
     web_worker_class: str = _setting("WEB_WORKER_CLASS", web_worker_class, "gthread")

@@ -112,7 +112,7 @@ def init_celery(app: Flask) -> Celery:
 
     @signals.setup_logging.connect(weak=False)
     def use_service_logging(**_kwargs) -> None:
-        configure_logging(settings.log_level, settings.log_format, settings.log_flush_seconds)
+        configure_logging(settings.log_level, settings.log_format)
 
     # Once per process however many apps it makes (dispatch_uid): each task's lines carry
     # its own id and the request id its message brought along.

@@ -45,7 +45,7 @@ def load(ctx: click.Context, flags: dict[str, str | None], role: str) -> Setting
             raise SettingsError("ACCRUAL_SYSTEM_ADDRESS (-r) is required for the worker")
     except SettingsError as exc:
         raise BadSetting(str(exc)) from None
-    configure_logging(settings.log_level, settings.log_format, settings.log_flush_seconds)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

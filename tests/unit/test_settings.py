@@ -10,8 +10,6 @@ def test_defaults():
     assert settings.database_uri is None
     assert settings.resolved_database_uri.startswith("sqlite:///")
     assert settings.accrual_system_address is None
-    assert settings.log_flush_seconds == 0.2
-    assert load_settings(argv=[], environ={"LOG_FLUSH_SECONDS": "0"}).log_flush_seconds == 0
 
 
 def test_flag_overrides_environment():
@@ -70,10 +68,6 @@ def test_accrual_address_with_or_without_scheme_and_slash(raw, expected):
         ({"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
-        ({"LOG_FLUSH_SECONDS": "-0.1"}, "LOG_FLUSH_SECONDS"),
-        ({"LOG_FLUSH_SECONDS": "soon"}, "LOG_FLUSH_SECONDS"),
-        ({"LOG_FLUSH_SECONDS": "nan"}, "LOG_FLUSH_SECONDS"),
-        ({"LOG_FLUSH_SECONDS": "inf"}, "LOG_FLUSH_SECONDS"),
         ({"PASSWORD_HASH_COST": "cheap"}, "PASSWORD_HASH_COST"),
         ({"METRICS_ADDRESS": "no-port"}, "METRICS_ADDRESS"),
     ],
