@@ -47,6 +47,7 @@ from tests.support.processes import free_port
 HERE = Path(__file__).resolve().parent
 DB_NAME = os.environ.get("BENCH_PIPELINE_DATABASE", "gophermart_bench")
 ROLES = ("web", "worker", "beat")  # the service's processes; the simulator is the outside world
+FLOOR_ROLES = {"floor_server.py": "web", "pipeline_floor.py": "worker"}  # the floor's (--floor)
 FINAL = "SELECT number FROM orders WHERE status IN ('PROCESSED', 'INVALID')"
 
 
@@ -56,15 +57,22 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def _role_of(command: list[str]) -> str | None:
+    """The service's role a process of the benchmark plays ([python, -m, gophermart, role, …]),
+    or the floor's process standing for it; None for the simulator."""
+    if command[1:3] == ["-m", "gophermart"] and len(command) > 3:
+        return command[3] if command[3] in ROLES else None
+    return FLOOR_ROLES.get(Path(command[1]).name) if len(command) > 1 else None
+
+
 def service_cpu() -> dict[str, dict[str, float]]:
     """CPU seconds so far of each role's process tree, split into its first process and the
     processes it started (gunicorn's workers, Celery's pool)."""
     found: dict[str, dict[str, float]] = {}
     for child in psutil.Process().children():
         try:
-            command = child.cmdline()  # [python, -m, gophermart, role, …]
-            role = command[3] if command[1:3] == ["-m", "gophermart"] and len(command) > 3 else None
-            if role not in ROLES:
+            role = _role_of(child.cmdline())
+            if role is None:
                 continue
             found[role] = {
                 "main": _cpu_seconds(child),
@@ -82,8 +90,28 @@ def cpu_spent(before: dict, after: dict) -> dict[str, dict[str, float]]:
     }
 
 
+def _simulator(port: int, calc: float, limit: int, window: float) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "accrual_sim",
+        "-a",
+        f"127.0.0.1:{port}",
+        "--calc-time",
+        str(calc),
+        "--rate-limit",
+        str(limit),
+        "--rate-window",
+        str(window),
+        "--log-level",
+        "WARNING",
+    ]
+
+
 @contextmanager
 def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path, **settings: str):
+    """The service's web, worker and beat and the simulator: (API, simulator, database, a
+    bearer header of the benchmark's user)."""
     database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
     env = service_env(
@@ -96,21 +124,7 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
     )
     migrate(env)
     commands = {
-        "simulator": [
-            sys.executable,
-            "-m",
-            "accrual_sim",
-            "-a",
-            f"127.0.0.1:{sim_port}",
-            "--calc-time",
-            str(calc),
-            "--rate-limit",
-            str(limit),
-            "--rate-window",
-            str(window),
-            "--log-level",
-            "WARNING",
-        ],
+        "simulator": _simulator(sim_port, calc, limit, window),
         # BENCH_PROFILE_DIR: the worker runs under cProfile, its profiles written there.
         "worker": [sys.executable, str(HERE / "profile_worker.py"), "worker"]
         if os.environ.get("BENCH_PROFILE_DIR")
@@ -120,7 +134,36 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
     }
     with started(commands, env, logs, ports={"simulator": sim_port, "web": web_port}):
         time.sleep(2)  # let the worker connect
-        yield f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sim_port}", database
+        api = f"http://127.0.0.1:{web_port}"
+        token = requests.post(f"{api}/api/user/register", json={"login": "bench", "password": "pw"}, timeout=30)
+        yield api, f"http://127.0.0.1:{sim_port}", database, token.headers["Authorization"]
+
+
+@contextmanager
+def running_floor(calc: float, limit: int, window: float, workers: int, logs: Path, **settings: str):
+    """The pipeline's floor in the service's place (bench/floor_server.py `stack` and
+    bench/pipeline_floor.py), on the service's schema, with the simulator: as running_stack."""
+    database = fresh_database(DB_NAME)
+    sim_port, web_port = free_port(), free_port()
+    env = service_env(
+        database,
+        logs,
+        ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
+        FLOOR_FIRST_CHECK_SECONDS=str(calc),
+        **settings,
+    )
+    migrate(env)
+    with connected(database, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (login, password_hash, created_at) VALUES ('bench', '-', now())")
+    commands = {
+        "simulator": _simulator(sim_port, calc, limit, window),
+        "worker": [sys.executable, str(HERE / "pipeline_floor.py"), str(workers)],
+        "web": [sys.executable, str(HERE / "floor_server.py"), "stack", "-a", f"127.0.0.1:{web_port}"],
+    }
+    with started(commands, env, logs, ports={"simulator": sim_port, "web": web_port}):
+        time.sleep(2)  # let the worker connect
+        api = f"http://127.0.0.1:{web_port}"
+        yield api, f"http://127.0.0.1:{sim_port}", database, requests.get(f"{api}/token/bench", timeout=30).text
 
 
 def _epoch(stamp: str) -> float:
@@ -180,19 +223,19 @@ def drain(
     workers: int,
     pace: float | None = None,
     watch_api: bool = False,
+    floor: bool = False,
     **settings: str,
 ) -> dict:
     """Hand in `orders` orders (all at once from 8 clients, or `pace` per second) and
     time them until every one is final; `settings`: more of the service's environment.
-    `watch_api`: poll GET /api/user/orders instead of the database (its CPU then counts)."""
+    `watch_api`: poll GET /api/user/orders instead of the database (its CPU then counts).
+    `floor`: the pipeline's floor in the service's place (running_floor)."""
     logs = Path(tempfile.mkdtemp(prefix="gophermart-bench-"))
-    with running_stack(calc, limit, window, workers, logs, **settings) as (api, sim, database):
+    stack = running_floor if floor else running_stack
+    with stack(calc, limit, window, workers, logs, **settings) as (api, sim, database, token):
         http = requests.Session()
         http.post(f"{sim}/api/goods", json={"match": "Bork", "reward": 10, "reward_type": "%"})
         numbers = [luhn(f"{7_000_000 + i}") for i in range(orders)]
-        token = http.post(f"{api}/api/user/register", json={"login": "bench", "password": "pw"}).headers[
-            "Authorization"
-        ]
         http.post(f"{sim}/admin/reset")
         headers = {"Authorization": token}
         uploaded: dict[str, float] = {}
@@ -289,9 +332,12 @@ def main() -> None:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting of the service's environment"
     )
     parser.add_argument("--watch-api", action="store_true", help="poll the API for final orders, not the database")
+    parser.add_argument("--floor", action="store_true", help="the pipeline's floor (bench/pipeline_floor.py) instead")
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
-    result = drain(args.orders, args.calc, args.limit, args.window, args.workers, args.pace, args.watch_api, **settings)
+    result = drain(
+        args.orders, args.calc, args.limit, args.window, args.workers, args.pace, args.watch_api, args.floor, **settings
+    )
     print(json.dumps({"machine": machine(), "result": result}, indent=2))
 
 
