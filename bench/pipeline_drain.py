@@ -108,21 +108,20 @@ def _simulator(port: int, calc: float, limit: int, window: float) -> list[str]:
     ]
 
 
+def _migrated(logs: Path, sim_port: int, **settings: str) -> tuple[str, dict[str, str]]:
+    """A fresh database with the service's schema, and the environment on it and the simulator."""
+    database = fresh_database(DB_NAME)
+    env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}", **settings)
+    migrate(env)
+    return database, env
+
+
 @contextmanager
 def running_stack(calc: float, limit: int, window: float, workers: int, logs: Path, **settings: str):
     """The service's web, worker and beat and the simulator: (API, simulator, database, a
     bearer header of the benchmark's user)."""
-    database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
-    env = service_env(
-        database,
-        logs,
-        ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
-        WORKER_CONCURRENCY=str(workers),
-        PASSWORD_HASH_COST="low",
-        **settings,
-    )
-    migrate(env)
+    database, env = _migrated(logs, sim_port, WORKER_CONCURRENCY=str(workers), PASSWORD_HASH_COST="low", **settings)
     commands = {
         "simulator": _simulator(sim_port, calc, limit, window),
         # BENCH_PROFILE_DIR: the worker runs under cProfile, its profiles written there.
@@ -143,16 +142,8 @@ def running_stack(calc: float, limit: int, window: float, workers: int, logs: Pa
 def running_floor(calc: float, limit: int, window: float, workers: int, logs: Path, **settings: str):
     """The pipeline's floor in the service's place (bench/floor_server.py `stack` and
     bench/pipeline_floor.py), on the service's schema, with the simulator: as running_stack."""
-    database = fresh_database(DB_NAME)
     sim_port, web_port = free_port(), free_port()
-    env = service_env(
-        database,
-        logs,
-        ACCRUAL_SYSTEM_ADDRESS=f"http://127.0.0.1:{sim_port}",
-        FLOOR_FIRST_CHECK_SECONDS=str(calc),
-        **settings,
-    )
-    migrate(env)
+    database, env = _migrated(logs, sim_port, FLOOR_FIRST_CHECK_SECONDS=str(calc), **settings)
     with connected(database, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (login, password_hash, created_at) VALUES ('bench', '-', now())")
     commands = {
