@@ -4,7 +4,7 @@ file), the pool's dead-connection check, and the statement helpers the services 
 from __future__ import annotations
 
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
@@ -135,33 +135,59 @@ def _first_row_alone(statement, parameters, on_session: bool) -> tuple | None:
     if _made_per_run(compiled):
         return run_alone(statement, parameters).first()
     if not on_session:
-        with engine.connect() as connection:
-            return _first_on_cursor(connection, compiled, parameters)
+        # The pool's connection itself (its check-out events run as for any other), without
+        # the engine's Connection around it: one statement alone needs none of its machinery.
+        try:
+            pooled = engine.raw_connection()
+        except psycopg2.Error as error:  # no connection to be had: SQLAlchemy's exception, as connect() raises
+            raise sa.exc.DBAPIError.instance(None, None, error, psycopg2.Error, dialect=engine.dialect) from error
+        try:
+            return _first_on_cursor(pooled, _invalidator(pooled), engine.dialect, compiled, parameters)
+        finally:
+            pooled.close()  # back to the pool
     connection = db.session.connection()
     if not _outside_a_transaction(connection):
         return run_alone(statement, parameters).first()  # in the transaction under way
-    return _first_on_cursor(connection, compiled, parameters)
+    return _first_on_cursor(connection.connection, connection.invalidate, connection.dialect, compiled, parameters)
 
 
-def _first_on_cursor(connection: sa.Connection, compiled: sa.sql.compiler.SQLCompiler, parameters) -> tuple | None:
-    """The statement's first row, run outside a transaction on the connection's driver cursor."""
+def _first_on_cursor(
+    pooled: sa.PoolProxiedConnection,
+    invalidate: Callable[[BaseException | None], None],
+    dialect: sa.Dialect,
+    compiled: sa.sql.compiler.SQLCompiler,
+    parameters,
+) -> tuple | None:
+    """The statement's first row, run outside a transaction on the pooled connection's
+    driver cursor; `invalidate` discards the connection (through whatever holds it)."""
     sql, parameters = compiled.string, compiled.construct_params(parameters)
-    with _autocommit(connection):
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver_connection: Any = pooled.dbapi_connection
+    with _autocommit(driver_connection, invalidate):
+        cursor = driver_connection.cursor()
         try:
             cursor.execute(sql, parameters)
             return cursor.fetchone()
         except psycopg2.Error as error:
             # As SQLAlchemy's own execution would: its exception (an OperationalError is a
             # 503), and a connection the server ended never goes back to the pool.
-            ended = connection.dialect.is_disconnect(error, connection.connection, cursor)
+            ended = dialect.is_disconnect(error, pooled, cursor)
             if ended:
-                connection.invalidate(error)
+                invalidate(error)
             raise sa.exc.DBAPIError.instance(
-                sql, parameters, error, psycopg2.Error, connection_invalidated=ended, dialect=connection.dialect
+                sql, parameters, error, psycopg2.Error, connection_invalidated=ended, dialect=dialect
             ) from error
         finally:
             cursor.close()
+
+
+def _invalidator(pooled: sa.PoolProxiedConnection) -> Callable[[BaseException | None], None]:
+    """Discards a raw pooled connection, once (a second time would only warn)."""
+
+    def invalidate(error: BaseException | None = None) -> None:
+        if pooled.is_valid:
+            pooled.invalidate(error)
+
+    return invalidate
 
 
 def _made_per_run(compiled: sa.sql.compiler.SQLCompiler) -> bool:
@@ -202,7 +228,7 @@ def run_alone(statement, parameters=None):
     connection = db.session.connection()
     if not _outside_a_transaction(connection):
         return connection.execute(statement, parameters)
-    with _autocommit(connection):
+    with _autocommit(connection.connection.dbapi_connection, connection.invalidate):
         return connection.execute(statement, parameters)  # the rows are fetched already
 
 
@@ -226,10 +252,9 @@ def _outside_a_transaction(connection: sa.Connection) -> bool:
 
 
 @contextmanager
-def _autocommit(connection: sa.Connection) -> Iterator[None]:
+def _autocommit(driver_connection: Any, invalidate: Callable[[BaseException | None], None]) -> Iterator[None]:
     """The statements inside run outside a transaction; the connection is then back in the
     driver's transaction mode, or discarded if that fails (never pooled in autocommit)."""
-    driver_connection: Any = connection.connection.dbapi_connection
     driver_connection.autocommit = True
     try:
         yield
@@ -237,4 +262,4 @@ def _autocommit(connection: sa.Connection) -> Iterator[None]:
         try:
             driver_connection.autocommit = False
         except Exception:  # lost or mid-query
-            connection.invalidate()
+            invalidate(None)

@@ -3,6 +3,9 @@ transaction (no BEGIN, no COMMIT round trips), and never splits one that is open
 first_alone / scalar_alone, the reads that make no ORM session when none is open (or run
 on the session's connection, outside a transaction)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -151,11 +154,27 @@ def test_a_failed_read_alone_raises_as_sqlalchemy_would_and_leaves_the_connectio
         assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
 
 
+@contextmanager
+def invalidations() -> Iterator[list[BaseException | None]]:
+    """The pool's connections discarded while inside (the exception each was discarded for)."""
+    seen: list[BaseException | None] = []
+
+    def invalidated(_dbapi_connection, _record, exception) -> None:
+        seen.append(exception)
+
+    sa.event.listen(db.engine, "invalidate", invalidated)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "invalidate", invalidated)
+
+
 def test_a_read_alone_whose_connection_the_server_ends_raises_503s_error_and_drops_it(app, user_id):
     with app.app_context():
-        with pytest.raises(sa.exc.OperationalError) as raised:
+        with invalidations() as discarded, pytest.raises(sa.exc.OperationalError) as raised:
             first_alone(sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())))
         assert raised.value.connection_invalidated
+        assert len(discarded) == 1  # at once, not left for the next check-out to find
         _pool_connections_are_as_before()
         assert scalar_alone(sa.select(USERS.login).where(USERS.id == user_id)) == "solo"
 
@@ -184,9 +203,10 @@ def test_a_read_alone_on_the_session_runs_on_its_connection_outside_a_transactio
 
 def test_a_read_alone_on_the_session_whose_connection_the_server_ends_raises_503s_error(app, user_id):
     with app.app_context():
-        with pytest.raises(sa.exc.OperationalError) as raised:
+        with invalidations() as discarded, pytest.raises(sa.exc.OperationalError) as raised:
             first_alone(sa.select(sa.func.pg_terminate_backend(sa.func.pg_backend_pid())), on_session=True)
         assert raised.value.connection_invalidated
+        assert len(discarded) == 1
         db.session.rollback()
         assert first_alone(sa.select(USERS.login).where(USERS.id == user_id), on_session=True) == ("solo",)
         db.session.remove()
