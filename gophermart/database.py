@@ -142,7 +142,7 @@ def _first_row_alone(statement, parameters, on_session: bool) -> tuple | None:
         except psycopg2.Error as error:  # no connection to be had: SQLAlchemy's exception, as connect() raises
             raise sa.exc.DBAPIError.instance(None, None, error, psycopg2.Error, dialect=engine.dialect) from error
         try:
-            return _first_on_cursor(pooled, _invalidator(pooled), engine.dialect, compiled, parameters)
+            return _first_on_cursor(pooled, pooled.invalidate, engine.dialect, compiled, parameters)
         finally:
             pooled.close()  # back to the pool
     connection = db.session.connection()
@@ -178,16 +178,6 @@ def _first_on_cursor(
             ) from error
         finally:
             cursor.close()
-
-
-def _invalidator(pooled: sa.PoolProxiedConnection) -> Callable[[BaseException | None], None]:
-    """Discards a raw pooled connection, once (a second time would only warn)."""
-
-    def invalidate(error: BaseException | None = None) -> None:
-        if pooled.is_valid:
-            pooled.invalidate(error)
-
-    return invalidate
 
 
 def _made_per_run(compiled: sa.sql.compiler.SQLCompiler) -> bool:
@@ -254,12 +244,14 @@ def _outside_a_transaction(connection: sa.Connection) -> bool:
 @contextmanager
 def _autocommit(driver_connection: Any, invalidate: Callable[[BaseException | None], None]) -> Iterator[None]:
     """The statements inside run outside a transaction; the connection is then back in the
-    driver's transaction mode, or discarded if that fails (never pooled in autocommit)."""
+    driver's transaction mode, or discarded if that fails (never pooled in autocommit). One
+    closed meanwhile (discarded already, or broken) is left as it is: it is never used again."""
     driver_connection.autocommit = True
     try:
         yield
     finally:
-        try:
-            driver_connection.autocommit = False
-        except Exception:  # lost or mid-query
-            invalidate(None)
+        if not driver_connection.closed:
+            try:
+                driver_connection.autocommit = False
+            except Exception:  # lost or mid-query
+                invalidate(None)
