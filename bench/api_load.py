@@ -66,17 +66,23 @@ def servers(logs: Path):
 
 
 @contextmanager
-def servers_for(database: str, logs: Path, stack_floor: bool = True, **settings: str):
+def servers_for(database: str, logs: Path, stack_floor: bool = True, checkout: Path | None = None, **settings: str):
     """`gophermart web`, the bare endpoint and the floors (bench/floor_server.py; the stack
     floor unless told not) on a migrated `database`, each under the same gunicorn settings
-    (the service's defaults, or `settings`); {"api", "trivial", "floor", "stack_floor": base URL}."""
+    (the service's defaults, or `settings`); {"api", "trivial", "floor", "stack_floor": base URL}.
+    With `checkout`, the service is that checkout's code (another commit, to compare with)."""
     # One key for every server on the database: a token signed by one is good on the others.
     env = service_env(database, logs, ACCRUAL_SYSTEM_ADDRESS="http://127.0.0.1:9", SECRET_KEY="bench", **settings)
     env.pop("PASSWORD_HASH_COST", None)  # production cost for the login benchmark
+    web = GOPHERMART
+    if checkout is not None:
+        # Its packages ahead of this one's; -P keeps the working directory off the path.
+        env["PYTHONPATH"] = str(checkout.resolve())
+        web = [sys.executable, "-P", *GOPHERMART[1:]]
     ports = {"web": free_port(), "trivial": free_port(), "floor": free_port(), "stack_floor": free_port()}
     floor = [sys.executable, str(ROOT / "bench" / "floor_server.py")]
     commands = {
-        "web": [*GOPHERMART, "web", "--skip-migrations", "-a", f"127.0.0.1:{ports['web']}"],
+        "web": [*web, "web", "--skip-migrations", "-a", f"127.0.0.1:{ports['web']}"],
         "trivial": [sys.executable, str(ROOT / "bench" / "trivial_server.py"), "-a", f"127.0.0.1:{ports['trivial']}"],
         "floor": [*floor, "reference", "-a", f"127.0.0.1:{ports['floor']}"],
         "stack_floor": [*floor, "stack", "-a", f"127.0.0.1:{ports['stack_floor']}"],

@@ -5,6 +5,7 @@ endpoint under each, all up at once, the runs interleaved round by round.
     .venv/bin/python bench/server_models.py sync:4 gthread:4x4   # or the ones named
     .venv/bin/python bench/server_models.py --rounds 5 --seconds 4
     .venv/bin/python bench/server_models.py gthread:4x4 gthread:4x4+LOG_LEVEL=WARNING  # settings after +
+    .venv/bin/python bench/server_models.py gthread:4x4 gthread:4x4@../base  # another checkout's service
 
 Prints requests a second and p99 of each (model, endpoint), the median over the rounds,
 and each as a share of the bare endpoint of the same model.
@@ -33,19 +34,25 @@ DB_NAME = "bench_floor_models"
 MODELS = ("sync:4", "sync:6", "gthread:4x4", "gthread:4x1", "gthread:2x4")
 
 
-def model_settings(model: str) -> dict[str, str]:
-    """`kind:workers[xthreads]`, then any other settings as `+NAME=VALUE`."""
+def model_settings(model: str) -> dict:
+    """`kind:workers[xthreads]`, then any other settings as `+NAME=VALUE`, then `@PATH` for the
+    service of another checkout (servers_for's `checkout`)."""
+    model, _, checkout = model.partition("@")
     model, *others = model.split("+")
     kind, _, size = model.partition(":")
     workers, _, threads = size.partition("x")
     settings = dict(other.split("=", 1) for other in others)
-    return {"WEB_WORKER_CLASS": kind, "WEB_WORKERS": workers, "WEB_THREADS": threads or "1", **settings}
+    settings = {"WEB_WORKER_CLASS": kind, "WEB_WORKERS": workers, "WEB_THREADS": threads or "1", **settings}
+    return {**settings, "checkout": Path(checkout)} if checkout else settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "models", nargs="*", default=MODELS, help="kind:workers[xthreads][+NAME=VALUE...], e.g. sync:4 gthread:4x4"
+        "models",
+        nargs="*",
+        default=MODELS,
+        help="kind:workers[xthreads][+NAME=VALUE...][@CHECKOUT], e.g. sync:4 gthread:4x4",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
