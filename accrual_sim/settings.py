@@ -374,16 +374,9 @@ def configure_logging(level: str) -> None:
     # LOG_FORMAT=json as the service's: the all-in-one run, which starts this simulator, then
     # writes nothing but JSON lines.
     if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
-        from pythonjsonlogger.json import JsonFormatter
+        from gophermart.logging import JsonFormatter  # the very lines the service writes
 
-        handler.setFormatter(
-            JsonFormatter(
-                "{levelname}{name}{message}",
-                style="{",
-                rename_fields={"levelname": "level", "name": "logger", "message": "msg"},
-                timestamp="ts",
-            )
-        )
+        handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -1,4 +1,4 @@
-"""One logging set-up shared by web, worker and beat: JSON lines (python-json-logger), or
+"""One logging set-up shared by web, worker and beat: JSON lines, or
 plain text for a terminal (LOG_FORMAT=text; `auto`, the default, picks text when stdout is a
 terminal and JSON otherwise). Fields passed with `extra=` appear in both.
 
@@ -9,14 +9,14 @@ session), and a filter on the one handler adds them to each record."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TextIO
-
-from pythonjsonlogger.json import JsonFormatter
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 # Attributes every LogRecord has; anything else was passed in `extra=`.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -44,6 +44,38 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def _json_default(value: Any) -> str:
+    """A field JSON has no type for: dates and times as ISO 8601, anything else as its str()."""
+    isoformat = getattr(value, "isoformat", None)
+    return isoformat() if callable(isoformat) else str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: `ts` (ISO 8601, UTC), `level`, `logger`, `msg`, then every
+    field passed with `extra=` or added by ContextFilter, and `exc` / `stack_info` when the
+    line has them."""
+
+    _encoder = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD_ATTRS:
+                line[name] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return self._encoder.encode(line)
+
+
 @contextmanager
 def log_context(request: str | None, task: str | None = None) -> Iterator[None]:
     """Lines logged inside carry these ids (for code that is not a request or a task)."""
@@ -69,16 +101,15 @@ def resolve_format(fmt: str, stream: TextIO | None = None) -> str:
 def formatter(fmt: str) -> logging.Formatter:
     if resolve_format(fmt) == "text":
         return TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    return JsonFormatter(
-        "{levelname}{name}{message}",
-        style="{",
-        rename_fields={"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"},
-        timestamp="ts",  # ISO 8601 in UTC
-        json_ensure_ascii=False,
-    )
+    return JsonFormatter()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    # Neither format shows where a line was logged from, nor the thread or process name:
+    # logging need not walk the stack for every line to find them (its documented switches).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter(fmt))
     handler.addFilter(ContextFilter())

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import warnings
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -87,3 +89,34 @@ def test_python_warnings_become_log_lines(json_logging):
         warnings.warn("something is deprecated", DeprecationWarning, stacklevel=1)
     [line] = [line for line in json_logging.lines() if line["logger"] == "py.warnings"]
     assert "something is deprecated" in line["msg"] and line["level"] == "WARNING"
+
+
+def test_a_json_line_carries_its_fields_and_the_error_and_writes_any_value(json_logging):
+    json_logging.start()
+    log = logging.getLogger("gophermart.test")
+    when = datetime(2026, 12, 1, 12, 30, tzinfo=UTC)
+    log.info("credited %s points", 5, extra={"amount": Decimal("12.50"), "at": when, "login": "jürgen"})
+    try:
+        raise ValueError("bad answer")
+    except ValueError:
+        log.exception("check failed", extra={"order": "12345678903"})
+    credited, failed = json_logging.lines()
+    assert credited["msg"] == "credited 5 points" and credited["logger"] == "gophermart.test"
+    assert (credited["amount"], credited["at"], credited["login"]) == ("12.50", "2026-12-01T12:30:00+00:00", "jürgen")
+    assert datetime.fromisoformat(credited["ts"]).utcoffset() == timedelta(0)
+    assert "exc" not in credited and "stack_info" not in credited
+    assert failed["level"] == "ERROR" and failed["order"] == "12345678903"
+    assert failed["exc"].startswith("Traceback") and "ValueError: bad answer" in failed["exc"]
+
+
+def test_the_text_format_keeps_the_extra_fields(capsys):
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "text")
+        logging.getLogger("gophermart.test").info("handed in", extra={"order": "12345678903"})
+        [line] = capsys.readouterr().out.splitlines()
+    finally:
+        root.handlers[:], root.level = handlers, level
+        logging.captureWarnings(False)
+    assert line.endswith("INFO    gophermart.test: handed in  order=12345678903")
