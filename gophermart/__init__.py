@@ -11,6 +11,7 @@ from config import Settings, load_settings
 from config.settings import PROJECT_ROOT
 from gophermart.database import engine_options, prepare_sqlite_file
 from gophermart.extensions import compress, db, migrate
+from gophermart.web.flask_app import App
 from gophermart.web.gzip_bodies import GzipRequestMiddleware
 from gophermart.web.json_provider import DecimalJSONProvider
 from gophermart.web.secret_key import load_or_create_secret_key
@@ -21,7 +22,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 def create_app(settings: Settings | None = None, **config_overrides) -> Flask:
     settings = settings or load_settings(argv=[])
-    app = Flask(__name__, instance_path=settings.instance_dir)
+    app = App(__name__, instance_path=settings.instance_dir)
     app.json = DecimalJSONProvider(app)
     configure(app, settings)
     app.config.update(config_overrides)
