@@ -115,8 +115,9 @@ class Timed:
 
 
 def timed_pieces(app) -> dict[str, Timed]:
-    from gophermart.extensions import db, login_manager
+    from gophermart.extensions import db
     from gophermart.web import login
+    from gophermart.web.login import login_manager
 
     return {
         "Flask-Login's loading (token check and the user's read)": Timed(login_manager, "_load_user"),

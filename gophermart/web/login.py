@@ -14,15 +14,30 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import login_user
+from flask_login import LoginManager, login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gophermart.database import first_alone
 from gophermart.errors import problem
-from gophermart.extensions import login_manager
 from gophermart.models import USERS, User
 
 TOKEN_SALT = "gophermart.bearer-token"
+
+
+class HeaderFirstLoginManager(LoginManager):
+    """Flask-Login's manager, where a request that carries an Authorization header is loaded
+    from the header alone, through the request loader: the session, the remember cookie and
+    session protection are not consulted for it (their price: bench/FINDINGS.md). Built of
+    Flask-Login 0.6's own loading steps; the tests of who a request is pin the behaviour."""
+
+    def _load_user(self) -> None:
+        if "Authorization" in request.headers:
+            self._update_request_context_with_user(self._load_user_from_request(request))
+        else:
+            super()._load_user()
+
+
+login_manager = HeaderFirstLoginManager()
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -134,9 +149,7 @@ def register_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_from_session(auth_id: str) -> AuthenticatedUser | None:
-        if "Authorization" in request.headers:
-            return None  # the header decides; see load_from_header
-        return _load_by_auth_id(auth_id)
+        return _load_by_auth_id(auth_id)  # only without an Authorization header: see above
 
     @login_manager.request_loader
     def load_from_header(req) -> AuthenticatedUser | None:
