@@ -1,6 +1,8 @@
 """Handing in an order queues its first check, timed by the learned calculation time."""
 
+import json
 import logging
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,10 +10,10 @@ import sqlalchemy as sa
 
 from gophermart.accrual import queueing
 from gophermart.accrual.checks import MAX_FIRST_CHECK_DELAY
-from gophermart.accrual.queueing import ESTIMATE_READ_INTERVAL
+from gophermart.accrual.queueing import ESTIMATE_READ_INTERVAL, REQUEST_ID_HEADER, file_broker_dir
 from gophermart.accrual.tasks import check_order
 from gophermart.extensions import db
-from gophermart.models import QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
+from gophermart.models import NEW_ORDER_TOKEN, QUEUED_CHECK_GRACE_SECONDS, Order, utcnow
 from tests.support.factories import order_id_of
 
 
@@ -78,3 +80,18 @@ def test_the_estimate_is_read_from_the_gate_at_most_once_a_second(app, client, r
     assert hand_in("4561261212345467") == pytest.approx(2.0)  # this process read it just now
     clock[0] += ESTIMATE_READ_INTERVAL
     assert hand_in("79927398713") == pytest.approx(0.5)
+
+
+def test_the_message_names_the_check_its_arguments_and_the_hand_in(app, client, register):
+    """What an operator sees of a queued check in flower and in the worker's lines."""
+    story = f"hand-in-{uuid.uuid4().hex}"  # the broker's folder outlives a test: this one's message
+    response = client.post(
+        "/api/user/orders", data="12345678903", headers={"Authorization": register(), "X-Request-ID": story}
+    )
+    assert response.status_code == 202
+    folder = file_broker_dir(app.config["SETTINGS"].instance_dir)
+    messages = [json.loads(path.read_text()) for path in folder.rglob("*.msg")]
+    [headers] = [m["headers"] for m in messages if m["headers"].get(REQUEST_ID_HEADER) == story]
+    assert headers["task"] == check_order.name
+    order_id = stored_order_id(app, "12345678903")
+    assert (headers["argsrepr"], headers["kwargsrepr"]) == (repr((order_id, NEW_ORDER_TOKEN)), "{}")
