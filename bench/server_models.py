@@ -41,8 +41,12 @@ def model_settings(model: str) -> dict:
     model, *others = model.split("+")
     kind, _, size = model.partition(":")
     workers, _, threads = size.partition("x")
-    settings = dict(other.split("=", 1) for other in others)
-    settings = {"WEB_WORKER_CLASS": kind, "WEB_WORKERS": workers, "WEB_THREADS": threads or "1", **settings}
+    settings = {
+        "WEB_WORKER_CLASS": kind,
+        "WEB_WORKERS": workers,
+        "WEB_THREADS": threads or "1",
+        **dict(other.split("=", 1) for other in others),
+    }
     return {**settings, "checkout": Path(checkout)} if checkout else settings
 
 

@@ -26,10 +26,15 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 task_id: ContextVar[str | None] = ContextVar("task_id", default=None)
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the line carries beyond logging's own attributes: `extra=` and the ids."""
+    return {name: value for name, value in vars(record).items() if name not in _STANDARD_ATTRS}
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+        extra = _extra_fields(record)
         return line + ("  " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
 
@@ -63,10 +68,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
+            **_extra_fields(record),
         }
-        for name, value in vars(record).items():
-            if name not in _STANDARD_ATTRS:
-                line[name] = value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

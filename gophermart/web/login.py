@@ -149,7 +149,7 @@ def register_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_from_session(auth_id: str) -> AuthenticatedUser | None:
-        return _load_by_auth_id(auth_id)  # only without an Authorization header: see above
+        return _load_by_auth_id(auth_id)  # never with an Authorization header: HeaderFirstLoginManager
 
     @login_manager.request_loader
     def load_from_header(req) -> AuthenticatedUser | None:
